@@ -1,0 +1,81 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mapwright/mapwright/internal/audit"
+	"github.com/mapwright/mapwright/internal/config"
+	"github.com/mapwright/mapwright/internal/keys"
+	"github.com/mapwright/mapwright/internal/logging"
+	"github.com/mapwright/mapwright/internal/store"
+	"github.com/mapwright/mapwright/internal/store/open"
+)
+
+// app holds the daemon's long-lived parts, opened in dependency order and
+// closed in reverse.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   store.Store
+	audit   *audit.Log
+	auditKy []byte
+	keys    *keys.Service
+	started time.Time
+}
+
+// openApp opens the data directory's pieces: the store (migrating it), the
+// audit key and the key service. It refuses, without writing anything, a
+// database whose audit key has gone missing.
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+	if err := ensureDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	st, err := open.Open(ctx, cfg.DataDir, cfg.DatabaseURL)
+	if err != nil {
+		if errors.Is(err, store.ErrSchemaTooNew) || errors.Is(err, store.ErrUnavailable) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", errUnsafeDataDir, err)
+	}
+	a := &app{cfg: cfg, log: log, store: st, started: time.Now()}
+	if err := a.openAudit(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.keys = keys.New(st, a.audit, keys.Options{
+		CacheSize: cfg.Keys.CacheSize,
+		CacheTTL:  cfg.Keys.CacheTTL,
+		Logger:    logging.Sub(log, "keys"),
+	})
+	return a, nil
+}
+
+// openAudit loads the audit key. A store that already holds keys or audit
+// events must find its key: creating a fresh one would orphan the chain.
+func (a *app) openAudit(ctx context.Context) error {
+	head, err := a.store.AuditHead(ctx)
+	if err != nil {
+		return fmt.Errorf("read audit head: %w", err)
+	}
+	counts, err := a.store.CountKeys(ctx, time.Now())
+	if err != nil {
+		return fmt.Errorf("count keys: %w", err)
+	}
+	nkeys := 0
+	for _, n := range counts {
+		nkeys += n
+	}
+	key, err := audit.LoadOrCreateKey(a.cfg.DataDir, head.Seq > 0 || nkeys > 0)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnsafeDataDir, err)
+	}
+	a.auditKy = key
+	a.audit = audit.New(key, time.Now)
+	return nil
+}
+
+func (a *app) Close() error { return a.store.Close() }

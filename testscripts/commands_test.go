@@ -1,0 +1,176 @@
+package testscripts
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mapwright/mapwright/internal/testutil/pgtest"
+)
+
+// commands are the extra script commands:
+//
+//	waitfor [-timeout 30s] ADDR...     wait until each host:port accepts TCP, or each unix socket path accepts
+//	fetch [flags] URL                  one HTTP request; prints "HTTP <code>", the headers (sorted) and the body
+//	pgdb NAME                          create a fresh PostgreSQL database and export its URL as $NAME
+func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"waitfor": cmdWaitfor,
+		"fetch":   cmdFetch,
+		"pgdb": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: pgdb NAME")
+			}
+			ts.Setenv(args[0], pgtest.URL(t))
+		},
+	}
+}
+
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("waitfor", flag.ContinueOnError)
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait")
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 || neg {
+		ts.Fatalf("usage: waitfor [-timeout D] ADDR...")
+	}
+	deadline := time.Now().Add(*timeout)
+	for _, addr := range fs.Args() {
+		network := "tcp"
+		if strings.HasPrefix(addr, "/") {
+			network = "unix"
+		}
+		for {
+			c, err := net.DialTimeout(network, addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("waitfor %s: %v", addr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+type headerFlags []string
+
+func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
+
+// cmdFetch makes one request. Flags: -X METHOD, -H 'Name: value'
+// (repeatable), -ca FILE (trust this CA), -cert/-key (client certificate),
+// -unix SOCKET (dial a unix socket), -resolve HOST (TLS server name),
+// -status N (fail unless the status is N), -body TEXT, -http1.
+func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
+	method := fs.String("X", "GET", "method")
+	var headers headerFlags
+	fs.Var(&headers, "H", "header")
+	caFile := fs.String("ca", "", "CA file")
+	certFile := fs.String("cert", "", "client certificate")
+	keyFile := fs.String("key", "", "client key")
+	unixSock := fs.String("unix", "", "unix socket")
+	status := fs.Int("status", 0, "expected status")
+	body := fs.String("body", "", "request body")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		ts.Fatalf("usage: fetch [flags] URL")
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
+	if *caFile != "" {
+		pem, err := os.ReadFile(ts.MkAbs(*caFile))
+		ts.Check(err)
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			ts.Fatalf("no certificate in %s", *caFile)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(ts.MkAbs(*certFile), ts.MkAbs(*keyFile))
+		ts.Check(err)
+		tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	}
+	if *unixSock != "" {
+		sock := ts.MkAbs(*unixSock)
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}
+	}
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var rb io.Reader
+	if *body != "" {
+		rb = strings.NewReader(*body)
+	}
+	req, err := http.NewRequest(*method, fs.Arg(0), rb)
+	ts.Check(err)
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			ts.Fatalf("bad header %q", h)
+		}
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if strings.EqualFold(name, "Host") {
+			req.Host = value
+			continue
+		}
+		req.Header.Set(name, value)
+	}
+	if rb != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if neg {
+			fmt.Fprintf(ts.Stdout(), "error: %v\n", err)
+			return
+		}
+		ts.Fatalf("fetch %s: %v", fs.Arg(0), err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	ts.Check(err)
+	out := ts.Stdout()
+	fmt.Fprintf(out, "HTTP %d\n", resp.StatusCode)
+	names := make([]string, 0, len(resp.Header))
+	for name := range resp.Header {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, v := range resp.Header[name] {
+			fmt.Fprintf(out, "%s: %s\n", name, v)
+		}
+	}
+	fmt.Fprintln(out)
+	if utf8.Valid(data) {
+		out.Write(data)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			fmt.Fprintln(out)
+		}
+	} else {
+		fmt.Fprintf(out, "<%d bytes of binary>\n", len(data))
+	}
+	failed := *status != 0 && resp.StatusCode != *status
+	if failed != neg {
+		if neg {
+			ts.Fatalf("fetch %s: unexpectedly got status %d", fs.Arg(0), resp.StatusCode)
+		}
+		ts.Fatalf("fetch %s: status %d, want %s", fs.Arg(0), resp.StatusCode, strconv.Itoa(*status))
+	}
+}
