@@ -57,19 +57,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 // openAudit loads the audit key. A store that already holds keys or audit
 // events must find its key: creating a fresh one would orphan the chain.
 func (a *app) openAudit(ctx context.Context) error {
-	head, err := a.store.AuditHead(ctx)
-	if err != nil {
-		return fmt.Errorf("read audit head: %w", err)
-	}
-	counts, err := a.store.CountKeys(ctx, time.Now())
-	if err != nil {
-		return fmt.Errorf("count keys: %w", err)
-	}
-	nkeys := 0
-	for _, n := range counts {
-		nkeys += n
-	}
-	key, err := audit.LoadOrCreateKey(a.cfg.DataDir, head.Seq > 0 || nkeys > 0)
+	key, err := audit.OpenKey(ctx, a.cfg.DataDir, a.store)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUnsafeDataDir, err)
 	}
@@ -79,3 +67,6 @@ func (a *app) openAudit(ctx context.Context) error {
 }
 
 func (a *app) Close() error { return a.store.Close() }
+
+// actorSystem is the audit actor of what the daemon does by itself.
+const actorSystem = "system"

@@ -93,6 +93,7 @@ unix socket, an append-only audit log and encrypted backups.` + "\n" + exitStatu
 	root.AddCommand(
 		newServeCmd(s),
 		newCheckConfigCmd(s),
+		newDemoCmd(s),
 	)
 	return root
 }

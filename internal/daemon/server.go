@@ -93,3 +93,19 @@ func (s *Server) shutdown() error {
 	s.log.Info("listeners stopped", logging.KeyDuration, time.Since(start).Round(time.Millisecond))
 	return err
 }
+
+// closeListeners releases listeners added so far, for a start that fails
+// before Run.
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
+}
+
+// portOf returns the port of a host:port address, or the address itself.
+func portOf(addr string) string {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return port
+	}
+	return addr
+}

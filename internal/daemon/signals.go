@@ -6,12 +6,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/mapwright/mapwright/internal/logging"
 )
 
 // withSignals returns a context cancelled by the first SIGINT or SIGTERM
 // (drain and stop); a second one exits at once. Each SIGHUP sends on reload.
+//
+// A copy of the first signal that arrives within doubleSignalWindow is not
+// taken as the second: supervisors and wrappers often deliver one stop both
+// to the process and to its process group.
+const doubleSignalWindow = 250 * time.Millisecond
+
 func withSignals(ctx context.Context, log *slog.Logger) (context.Context, <-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	stopSig := make(chan os.Signal, 2)
@@ -21,15 +28,18 @@ func withSignals(ctx context.Context, log *slog.Logger) (context.Context, <-chan
 	signal.Notify(hupSig, syscall.SIGHUP)
 	done := make(chan struct{})
 	go func() {
-		stopping := false
+		var stoppedAt time.Time
 		for {
 			select {
 			case sig := <-stopSig:
-				if stopping {
+				if !stoppedAt.IsZero() {
+					if time.Since(stoppedAt) < doubleSignalWindow {
+						continue
+					}
 					log.Error("second signal: exiting without draining", logging.KeySignal, sig.String())
 					os.Exit(exitFailure)
 				}
-				stopping = true
+				stoppedAt = time.Now()
 				log.Info("shutting down: draining requests in flight (send again to force)", logging.KeySignal, sig.String())
 				cancel()
 			case <-hupSig:
