@@ -70,3 +70,4 @@ func (a *app) Close() error { return a.store.Close() }
 
 // actorSystem is the audit actor of what the daemon does by itself.
 const actorSystem = "system"
+

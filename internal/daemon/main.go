@@ -94,6 +94,7 @@ unix socket, an append-only audit log and encrypted backups.` + "\n" + exitStatu
 		newServeCmd(s),
 		newCheckConfigCmd(s),
 		newDemoCmd(s),
+		newInitCmd(s),
 	)
 	return root
 }

@@ -222,3 +222,13 @@ func (a *app) reloadTilesets(ctx context.Context, c *tiles.Catalog, m *metrics.M
 	}
 	return err
 }
+
+// newQuietLogger is the logger of one-shot commands (init): warnings and
+// errors only, so their own output stays readable.
+func newQuietLogger(s Streams, cfg config.Config) (*slog.Logger, error) {
+	log, err := logging.New(s.Err, "warn", cfg.Log.Format)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return log, nil
+}
