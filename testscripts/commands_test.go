@@ -19,6 +19,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/mapwright/mapwright/internal/demo"
 	"github.com/mapwright/mapwright/internal/testutil/pgtest"
 )
 
@@ -27,10 +28,27 @@ import (
 //	waitfor [-timeout 30s] ADDR...     wait until each host:port accepts TCP, or each unix socket path accepts
 //	fetch [flags] URL                  one HTTP request; prints "HTTP <code>", the headers (sorted) and the body
 //	pgdb NAME                          create a fresh PostgreSQL database and export its URL as $NAME
+//	envfrom NAME FILE                  export the trimmed contents of FILE as $NAME
+//	demotileset DIR                    write the bundled countries.pmtiles into DIR
 func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"waitfor": cmdWaitfor,
 		"fetch":   cmdFetch,
+		"envfrom": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 2 {
+				ts.Fatalf("usage: envfrom NAME FILE")
+			}
+			ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+		},
+		"demotileset": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 1 {
+				ts.Fatalf("usage: demotileset DIR")
+			}
+			dir := ts.MkAbs(args[0])
+			ts.Check(os.MkdirAll(dir, 0o755))
+			_, err := demo.WriteTileset(dir)
+			ts.Check(err)
+		},
 		"pgdb": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
 				ts.Fatalf("usage: pgdb NAME")

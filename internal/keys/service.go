@@ -1,0 +1,301 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/mapwright/mapwright/internal/audit"
+	"github.com/mapwright/mapwright/internal/store"
+	"github.com/mapwright/mapwright/pkg/apikey"
+)
+
+// Defaults of [Options].
+const (
+	DefaultCacheSize     = 10000
+	DefaultCacheTTL      = 30 * time.Second
+	DefaultFlushInterval = time.Minute
+)
+
+// ActorSystem is the actor of changes Mapwright makes on its own, such as
+// recording expiries.
+const ActorSystem = "system"
+
+// Options tune a [Service]. The zero value is usable.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// CacheSize bounds the number of verified keys held in memory; 0 means
+	// DefaultCacheSize and a negative value disables the cache.
+	CacheSize int
+	// NegativeCacheSize bounds the number of unknown token hashes
+	// remembered, so a client repeating an unknown key does not reach the
+	// database each time; 0 means CacheSize, negative disables it. It is
+	// separate from the positive cache so that a flood of random tokens
+	// cannot evict real keys.
+	NegativeCacheSize int
+	// CacheTTL bounds how long a cached answer (a key, or "unknown") is used
+	// without rereading the database. Changes made through this Service are
+	// seen at once; a change made elsewhere (another replica, another
+	// process) is seen when its notification calls Invalidate, and within
+	// CacheTTL even if that notification is lost. 0 means DefaultCacheTTL.
+	CacheTTL time.Duration
+	// FlushInterval is how often [Service.Run] writes last-used times and
+	// records expiries; 0 means DefaultFlushInterval.
+	FlushInterval time.Duration
+	// Logger receives background errors; nothing is logged when nil.
+	Logger *slog.Logger
+}
+
+// Actor is who asks for a change, recorded in the audit log.
+type Actor struct {
+	// Name: "unix:1000(alice)", "key:key_...", or ActorSystem.
+	Name string
+	// ClientIP is the client's address (bare or host:port), if any; the
+	// audit log truncates it before storing.
+	ClientIP string
+}
+
+// Service manages keys in one store. It is safe for concurrent use.
+type Service struct {
+	st       store.Store
+	log      *audit.Log
+	now      func() time.Time
+	ttl      int64
+	interval time.Duration
+	logger   *slog.Logger
+
+	pos   *cache[*entry]
+	neg   *cache[struct{}]
+	loads singleflight.Group
+	used  lastUsed
+}
+
+// entry is a cached key. key is never modified after the entry is built,
+// which is why Verify may hand out a pointer to it.
+type entry struct {
+	key store.Key
+	// minute is the last Unix minute this entry's use was noted, a lock-free
+	// filter in front of lastUsed.
+	minute atomic.Int64
+}
+
+// New returns a Service over st that records audit events with log.
+func New(st store.Store, log *audit.Log, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.NegativeCacheSize == 0 {
+		opts.NegativeCacheSize = opts.CacheSize
+	}
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = DefaultCacheTTL
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		st:       st,
+		log:      log,
+		now:      opts.Now,
+		ttl:      int64(opts.CacheTTL),
+		interval: opts.FlushInterval,
+		logger:   opts.Logger,
+		pos:      newCache[*entry](opts.CacheSize),
+		neg:      newCache[struct{}](opts.NegativeCacheSize),
+		used:     lastUsed{pending: map[string]time.Time{}, marked: map[string]int64{}},
+	}
+}
+
+// Verify authenticates a token and returns its key.
+//
+// A token that apikey.Parse rejects yields a [*MalformedError] (matching
+// [ErrMalformed]) without any lookup. Otherwise the key is found by the
+// token's hash, in the cache or the database: no key gives [ErrUnknownKey];
+// a key revoked, expired or not yet valid at the current time gives
+// [ErrRevoked], [ErrExpired] or [ErrNotYetValid] together with the key, so
+// the caller can attribute the failure; only a nil error means the key may
+// be used.
+//
+// The returned key is shared with the cache and with other callers: it must
+// not be modified. A cached answer costs no allocation.
+func (s *Service) Verify(ctx context.Context, token string) (*store.Key, error) {
+	if _, err := apikey.Parse(token); err != nil {
+		return nil, malformed(err)
+	}
+	h := apikey.Hash(token)
+	now := s.now()
+	nowNS := now.UnixNano()
+	if e, ok := s.pos.get(&h, nowNS); ok {
+		return s.admit(e, now)
+	}
+	if _, ok := s.neg.get(&h, nowNS); ok {
+		return nil, ErrUnknownKey
+	}
+	e, err := s.load(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return s.admit(e, s.now())
+}
+
+// admit checks the key's state and notes its use.
+func (s *Service) admit(e *entry, now time.Time) (*store.Key, error) {
+	k := &e.key
+	switch k.State(now) {
+	case store.StateRevoked:
+		return k, ErrRevoked
+	case store.StateExpired:
+		return k, ErrExpired
+	case store.StatePending:
+		return k, ErrNotYetValid
+	}
+	minute := now.Unix() / 60
+	if e.minute.Load() != minute {
+		e.minute.Store(minute)
+		s.used.mark(k.ID, minute, now)
+	}
+	return k, nil
+}
+
+// load reads the key for h from the store, once for many concurrent
+// callers, and caches the answer.
+func (s *Service) load(ctx context.Context, h [32]byte) (*entry, error) {
+	v, err, _ := s.loads.Do(string(h[:]), func() (any, error) {
+		return s.loadNow(ctx, h)
+	})
+	// The shared load ran under the first caller's context; if that caller
+	// gave up, the others should not fail with its cancellation.
+	if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return s.loadNow(ctx, h)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v.(*entry), nil
+}
+
+func (s *Service) loadNow(ctx context.Context, h [32]byte) (*entry, error) {
+	posGen, negGen := s.pos.generation(&h), s.neg.generation(&h)
+	k, err := s.st.GetKeyByHash(ctx, h)
+	now := s.now().UnixNano()
+	if errors.Is(err, store.ErrNotFound) {
+		s.neg.put(&h, struct{}{}, now, now+s.ttl, negGen)
+		return nil, ErrUnknownKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify key: look up hash: %w", err)
+	}
+	e := &entry{key: k}
+	e.minute.Store(-1)
+	s.pos.put(&h, e, now, now+s.ttl, posGen)
+	return e, nil
+}
+
+// Invalidate drops any cached answer for the token hash h, so the next
+// Verify rereads the database. Call it when another process reports a
+// change to that key.
+func (s *Service) Invalidate(h [32]byte) {
+	s.pos.remove(&h)
+	s.neg.remove(&h)
+}
+
+// InvalidateAll empties the caches, for example after a lost connection to
+// the change notifications.
+func (s *Service) InvalidateAll() {
+	s.pos.clear()
+	s.neg.clear()
+}
+
+// lastUsed collects key uses between flushes: at most one pending time per
+// key, and a key is noted at most once per minute.
+type lastUsed struct {
+	mu      sync.Mutex
+	pending map[string]time.Time
+	marked  map[string]int64 // key ID to the Unix minute it was last noted
+}
+
+func (u *lastUsed) mark(id string, minute int64, now time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.marked[id] == minute {
+		return
+	}
+	u.marked[id] = minute
+	u.pending[id] = store.Micro(now)
+}
+
+// FlushLastUsed writes the last-used times noted since the previous flush
+// in one batch. Each key is written at most once per minute. On failure the
+// times are kept for the next flush.
+func (s *Service) FlushLastUsed(ctx context.Context) error {
+	minute := s.now().Unix() / 60
+	s.used.mu.Lock()
+	batch := s.used.pending
+	s.used.pending = make(map[string]time.Time, len(batch))
+	for id, m := range s.used.marked {
+		if m < minute {
+			delete(s.used.marked, id)
+		}
+	}
+	s.used.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.st.TouchKeys(ctx, batch); err != nil {
+		s.used.mu.Lock()
+		for id, t := range batch {
+			if cur, ok := s.used.pending[id]; !ok || cur.Before(t) {
+				s.used.pending[id] = t
+			}
+		}
+		s.used.mu.Unlock()
+		return fmt.Errorf("record last use of %d keys: %w", len(batch), err)
+	}
+	return nil
+}
+
+// Run flushes last-used times and records expiries every FlushInterval
+// until ctx ends, then flushes once more. Errors are logged and retried on
+// the next round; Run never blocks Verify.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	s.background(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := s.FlushLastUsed(final); err != nil {
+				s.logger.Warn("final flush of key last-used times failed", slog.Any("error", err))
+			}
+			return nil
+		case <-t.C:
+			s.background(ctx)
+		}
+	}
+}
+
+func (s *Service) background(ctx context.Context) {
+	if err := s.FlushLastUsed(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Warn("flush key last-used times failed", slog.Any("error", err))
+	}
+	if n, err := s.SweepExpired(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Warn("record key expiries failed", slog.Int("recorded", n), slog.Any("error", err))
+	} else if n > 0 {
+		s.logger.Info("recorded key expiries", slog.Int("count", n))
+	}
+}
