@@ -9,7 +9,8 @@
 //     both backends round-trip them identically. Callers pass times already
 //     truncated with [Micro]; backends return them in UTC.
 //   - Lists and maps (scopes, tilesets, origins, labels, details) are stored
-//     as JSON text.
+//     as JSON text. Empty ones come back nil, whether they were written nil
+//     or empty; unset optional times come back nil.
 //   - Key secrets are never stored: only the SHA-256 of the whole token
 //     (unique) and a short display start such as "mpw_pk_AbCd".
 //   - A read-write transaction ([Store.Update]) is all or nothing. Key changes

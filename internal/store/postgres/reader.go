@@ -1,0 +1,194 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mapwright/mapwright/internal/store"
+	"github.com/mapwright/mapwright/internal/store/internal/sqlstore"
+)
+
+// querier is what the pool and a transaction share.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// dialect is PostgreSQL's SQL: $n parameters and jsonb containment on the
+// JSON text columns.
+type dialect struct{}
+
+func (dialect) Param(n int) string { return "$" + strconv.Itoa(n) }
+
+func (dialect) TilesetHas(p string) string {
+	return "tilesets::jsonb @> jsonb_build_array(" + p + "::text)"
+}
+
+func (dialect) LabelsHave(labels map[string]string, bind func(any) string) (string, error) {
+	want, err := sqlstore.EncodeMap(labels)
+	if err != nil {
+		return "", fmt.Errorf("encode label filter: %w", err)
+	}
+	return "labels::jsonb @> " + bind(want) + "::text::jsonb", nil
+}
+
+// reader implements store.Reader on the pool or on a transaction.
+type reader struct {
+	q querier
+	// inTx locks the rows GetKey and GetKeyByHash read until the
+	// transaction ends.
+	inTx bool
+}
+
+func (r reader) getKey(ctx context.Context, column string, arg any) (store.Key, error) {
+	query := sqlstore.SelectKeyQuery(dialect{}, column)
+	if r.inTx {
+		query += " FOR UPDATE"
+	}
+	var row sqlstore.KeyRow
+	err := r.q.QueryRow(ctx, query, arg).Scan(row.Dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Key{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Key{}, mapErr(err)
+	}
+	return row.Key()
+}
+
+// GetKey returns the key with this ID, locking it inside a transaction.
+// See store.Reader.
+func (r reader) GetKey(ctx context.Context, id string) (store.Key, error) {
+	k, err := r.getKey(ctx, "id", id)
+	if err != nil {
+		return store.Key{}, fmt.Errorf("get key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// GetKeyByHash returns the key whose token hashes to hash, locking it
+// inside a transaction. See store.Reader.
+func (r reader) GetKeyByHash(ctx context.Context, hash [32]byte) (store.Key, error) {
+	k, err := r.getKey(ctx, "hash", hash[:])
+	if err != nil {
+		return store.Key{}, fmt.Errorf("get key by hash: %w", err)
+	}
+	return k, nil
+}
+
+func (r reader) queryKeys(ctx context.Context, query string, args ...any) ([]store.Key, error) {
+	rows, err := r.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var keys []store.Key
+	for rows.Next() {
+		var row sqlstore.KeyRow
+		if err := rows.Scan(row.Dest()...); err != nil {
+			return nil, mapErr(err)
+		}
+		k, err := row.Key()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	return keys, nil
+}
+
+// ListKeys returns one page of keys matching f. See store.Reader.
+func (r reader) ListKeys(ctx context.Context, f store.KeyFilter) ([]store.Key, string, error) {
+	query, args, limit, err := sqlstore.ListKeysQuery(dialect{}, f)
+	if err != nil {
+		return nil, "", fmt.Errorf("list keys: %w", err)
+	}
+	keys, err := r.queryKeys(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list keys: %w", err)
+	}
+	keys, next := sqlstore.Page(keys, limit)
+	return keys, next, nil
+}
+
+// CountKeys returns the number of keys in each state at now. Every state is
+// present in the map, zero or not.
+func (r reader) CountKeys(ctx context.Context, now time.Time) (map[store.KeyState]int, error) {
+	rows, err := r.q.Query(ctx, sqlstore.CountKeysQuery(dialect{}), sqlstore.Micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("count keys: %w", mapErr(err))
+	}
+	defer rows.Close()
+	counts := sqlstore.EmptyCounts()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, fmt.Errorf("count keys: %w", mapErr(err))
+		}
+		counts[store.KeyState(state)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count keys: %w", mapErr(err))
+	}
+	return counts, nil
+}
+
+// KeysDueToExpire lists keys past their expiry whose expiry is not yet
+// recorded, oldest expiry first. limit <= 0 means 100; it is capped at 1000.
+func (r reader) KeysDueToExpire(ctx context.Context, now time.Time, limit int) ([]store.Key, error) {
+	keys, err := r.queryKeys(ctx, sqlstore.DueToExpireQuery(dialect{}), sqlstore.Micros(now), sqlstore.Limit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("keys due to expire: %w", err)
+	}
+	return keys, nil
+}
+
+// AuditHead returns the head of the audit chain. See store.Reader.
+func (r reader) AuditHead(ctx context.Context) (store.AuditHead, error) {
+	var h store.AuditHead
+	if err := r.q.QueryRow(ctx, sqlstore.AuditHeadQuery).Scan(&h.Seq, &h.Hash); err != nil {
+		return store.AuditHead{}, fmt.Errorf("read audit head: %w", mapErr(err))
+	}
+	h.Hash = sqlstore.NilIfEmpty(h.Hash)
+	return h, nil
+}
+
+// ScanAudit streams events from..to to fn in sequence order, a batch at a
+// time; fn may use the store or the transaction. See store.Reader.
+func (r reader) ScanAudit(ctx context.Context, from, to int64, fn func(store.AuditEvent) error) error {
+	err := sqlstore.ScanAudit(from, to, func(from, to int64, limit int) ([]sqlstore.AuditRow, error) {
+		args := []any{from, limit}
+		if to > 0 {
+			args = append(args, to)
+		}
+		rows, err := r.q.Query(ctx, sqlstore.ScanAuditQuery(dialect{}, to > 0), args...)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		defer rows.Close()
+		var out []sqlstore.AuditRow
+		for rows.Next() {
+			var row sqlstore.AuditRow
+			if err := rows.Scan(row.Dest()...); err != nil {
+				return nil, mapErr(err)
+			}
+			out = append(out, row)
+		}
+		return out, mapErr(rows.Err())
+	}, fn)
+	if err != nil {
+		return fmt.Errorf("scan audit log from %d: %w", from, err)
+	}
+	return nil
+}
