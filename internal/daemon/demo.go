@@ -15,9 +15,12 @@ import (
 )
 
 type demoOptions struct {
-	addr    string
-	dataDir string
-	keep    bool
+	addr     string
+	httpAddr string
+	dataDir  string
+	keep     bool
+	keyRate  float64
+	keyBurst int
 }
 
 func newDemoCmd(s Streams) *cobra.Command {
@@ -36,7 +39,10 @@ tile. It listens on loopback only. Stop it with Ctrl-C.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.addr, "addr", "127.0.0.1:8443", "public TLS listener address")
+	cmd.Flags().StringVar(&opts.httpAddr, "http-addr", "", "also serve plain HTTP here (for a TLS-terminating proxy or a load test)")
 	cmd.Flags().StringVar(&opts.dataDir, "data-dir", "", "data directory to use instead of a temporary one")
+	cmd.Flags().Float64Var(&opts.keyRate, "key-rate", 0, "rate limit of the demo key in requests/s (0: the server default, 100)")
+	cmd.Flags().IntVar(&opts.keyBurst, "key-burst", 0, "burst of the demo key (0: the server default, 400)")
 	cmd.Flags().BoolVar(&opts.keep, "keep", false, "keep the temporary data directory on exit")
 	return cmd
 }
@@ -67,6 +73,7 @@ func runDemo(ctx context.Context, s Streams, opts demoOptions) error {
 	cfg.Tiles.Dir = filepath.Join(dir, "tiles")
 	cfg.Admin.Socket = filepath.Join(dir, "admin.sock")
 	cfg.Listen.Addr = opts.addr
+	cfg.Listen.HTTPAddr = opts.httpAddr
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -86,6 +93,8 @@ func runDemo(ctx context.Context, s Streams, opts demoOptions) error {
 			Tilesets: []string{demo.TilesetName},
 			Origins:  []string{"http://localhost:*", "https://localhost:*"},
 			Labels:   map[string]string{"purpose": "demo"},
+			Rate:     opts.keyRate,
+			Burst:    opts.keyBurst,
 		}, keys.Actor{Name: actorSystem})
 		if err != nil {
 			return fmt.Errorf("create demo key: %w", err)

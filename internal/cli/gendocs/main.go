@@ -1,10 +1,11 @@
-// Command gendocs regenerates mwctl's committed shell completions
-// (completions/) and man pages (man/) at the module root:
+// Command gendocs regenerates the committed shell completions
+// (completions/) and man pages (man/) of mwctl (section 1) and mapwrightd
+// (section 8) at the module root:
 //
 //	go run ./internal/cli/gendocs
 //
-// A test of package cli fails when the committed files differ from what this
-// writes.
+// Tests of packages cli and daemon fail when the committed files differ
+// from what this writes.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/mapwright/mapwright/internal/cli"
 	"github.com/mapwright/mapwright/internal/cli/docgen"
 	"github.com/mapwright/mapwright/internal/cli/iostreams"
+	"github.com/mapwright/mapwright/internal/daemon"
 )
 
 func main() {
@@ -37,7 +39,7 @@ func run(dir string) error {
 		dir = root
 	}
 	ios, _, _, _ := iostreams.Test()
-	return docgen.GenerateDocs(dir, cli.DocRoots(ios)...)
+	return docgen.GenerateDocs(dir, append(cli.DocRoots(ios), daemon.DocRoot())...)
 }
 
 // moduleRoot walks up from the working directory to the directory holding

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Load test of tile serving: starts `mapwrightd demo` on loopback (TLS, and
+# plain HTTP on a second port), then runs wrk against keyed and public-path
+# tile URLs spread over zooms 0-5. Loopback only, bounded duration.
+#
+#   scripts/loadtest.sh [DURATION] [CONNECTIONS] [THREADS]     (defaults: 20s 64 2)
+#
+# Needs wrk (Debian package wrk).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-20s}
+conns=${2:-64}
+threads=${3:-2}
+command -v wrk >/dev/null || { echo "loadtest: install wrk (apt-get install wrk)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+go build -o "$work/mapwrightd" ./cmd/mapwrightd
+tls_port=18443
+http_port=18080
+"$work/mapwrightd" demo --addr "127.0.0.1:$tls_port" --http-addr "127.0.0.1:$http_port" \
+	--key-rate 1000000 --key-burst 1000000 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 100); do grep -q 'Press Ctrl-C' "$work/out" 2>/dev/null && break; sleep 0.1; done
+key=$(grep -o 'mpw_pk_[0-9A-Za-z]*' "$work/out" | head -n 1)
+[ -n "$key" ] || { cat "$work/err" >&2; exit 1; }
+
+# Every tile of zooms 0-5 that the bundled set holds or not, in turn.
+cat >"$work/tiles.lua" <<LUA
+local paths = {}
+for z = 0, 5 do
+  local n = 2 ^ z
+  for x = 0, n - 1 do
+    for y = 0, n - 1 do
+      paths[#paths + 1] = string.format("/v1/tiles/countries/%d/%d/%d.mvt?key=${key}", z, x, y)
+    end
+  end
+end
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i], { ["Accept-Encoding"] = "gzip" })
+end
+LUA
+
+run() {
+	echo "== $1"
+	wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$work/tiles.lua" "$2" |
+		grep -E 'Requests/sec|Transfer/sec|99%|Non-2xx|Socket errors|requests in'
+}
+run "HTTPS (TLS 1.3), keyed" "https://127.0.0.1:$tls_port"
+run "plain HTTP, keyed" "http://127.0.0.1:$http_port"
+echo "== daemon peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"
