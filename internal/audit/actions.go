@@ -13,7 +13,8 @@ const (
 	ActionKeyExpire = "key.expire"
 	// ActionKeyLeakRevoked: a key found exposed was revoked (target: key ID).
 	ActionKeyLeakRevoked = "key.leak_revoked"
-	// ActionKeyMisuse: a valid key was used outside its grants (scope, tileset, origin).
+	// ActionKeyMisuse: a secret key was presented on the public listener,
+	// where it never belongs (aggregated like auth.failure).
 	ActionKeyMisuse = "key.misuse"
 	// ActionAuthFailure: failed authentications, aggregated per key and reason per minute.
 	ActionAuthFailure = "auth.failure"

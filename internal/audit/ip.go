@@ -11,7 +11,8 @@ import (
 // IPv4-mapped IPv6 address is treated as the IPv4 address it carries. The
 // input may be a bare address ("203.0.113.7", "2001:db8::1", with or
 // without an IPv6 zone) or a host:port pair as found in an HTTP request's
-// RemoteAddr ("203.0.113.7:5123", "[2001:db8::1]:443"). The result is the
+// RemoteAddr ("203.0.113.7:5123", "[2001:db8::1]:443"), or a network in
+// CIDR form ("203.0.113.0/24"). The result is the
 // network's first address ("203.0.113.0", "2001:db8::"). Anything that is
 // not an IP address, including the empty string, yields "" so that no
 // unparsed client-supplied text reaches the log.
@@ -22,11 +23,14 @@ func TruncateIP(s string) string {
 	}
 	addr, err := netip.ParseAddr(s)
 	if err != nil {
-		ap, perr := netip.ParseAddrPort(s)
-		if perr != nil {
+		if ap, perr := netip.ParseAddrPort(s); perr == nil {
+			addr = ap.Addr()
+		} else if p, perr := netip.ParsePrefix(s); perr == nil {
+			// An already truncated network such as "203.0.113.0/24".
+			addr = p.Masked().Addr()
+		} else {
 			return ""
 		}
-		addr = ap.Addr()
 	}
 	return truncateAddr(addr)
 }

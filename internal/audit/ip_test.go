@@ -12,6 +12,8 @@ func TestTruncateIP(t *testing.T) {
 		{"ipv4", "203.0.113.77", "203.0.113.0"},
 		{"ipv4 network address stays", "198.51.100.0", "198.51.100.0"},
 		{"ipv4 with port", "203.0.113.77:52110", "203.0.113.0"},
+		{"ipv4 network in CIDR form", "203.0.113.0/24", "203.0.113.0"},
+		{"ipv6 network in CIDR form, truncated further", "2001:db8:abcd:12::/64", "2001:db8:abcd::"},
 		{"ipv4 loopback", "127.0.0.1", "127.0.0.0"},
 		{"ipv6", "2001:db8:abcd:12:34::1", "2001:db8:abcd::"},
 		{"ipv6 short", "2001:db8::1", "2001:db8::"},
@@ -25,7 +27,6 @@ func TestTruncateIP(t *testing.T) {
 		{"host name is dropped", "example.com", ""},
 		{"host name with port is dropped", "example.com:80", ""},
 		{"garbage is dropped", "<script>", ""},
-		{"cidr is dropped", "192.0.2.0/24", ""},
 		{"header list is dropped", "192.0.2.1, 198.51.100.1", ""},
 	}
 	for _, tc := range cases {
