@@ -79,18 +79,23 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 		return err
 	}
 
+	agg := audit.NewAggregator(a.audit, a.store, logging.Sub(log, "audit"), 0)
+	recorders := auditRecorders{agg}
+
 	public := server.New(server.Options{
-		Tilesets:       server.FromCatalog(catalog),
-		Keys:           a.keys,
-		PublicTilesets: cfg.Tiles.Public,
-		Logger:         logging.Sub(log, "public"),
-		Metrics:        m,
-		DefaultRate:    cfg.RateLimit.RPS,
-		DefaultBurst:   cfg.RateLimit.Burst,
-		AuthFailRPS:    cfg.RateLimit.AuthFailRPS,
-		AuthFailBurst:  cfg.RateLimit.AuthFailBurst,
-		CacheControl:   cfg.Tiles.CacheControl,
-		HSTS:           cfg.Listen.HSTS,
+		MisuseRecorder:      recorders,
+		AuthFailureRecorder: recorders,
+		Tilesets:            server.FromCatalog(catalog),
+		Keys:                a.keys,
+		PublicTilesets:      cfg.Tiles.Public,
+		Logger:              logging.Sub(log, "public"),
+		Metrics:             m,
+		DefaultRate:         cfg.RateLimit.RPS,
+		DefaultBurst:        cfg.RateLimit.Burst,
+		AuthFailRPS:         cfg.RateLimit.AuthFailRPS,
+		AuthFailBurst:       cfg.RateLimit.AuthFailBurst,
+		CacheControl:        cfg.Tiles.CacheControl,
+		HSTS:                cfg.Listen.HSTS,
 	})
 
 	srv := NewServer(log, cfg.Server)
@@ -114,6 +119,10 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 
 	ctx, reload, stopSignals := withSignals(ctx, log)
 	defer stopSignals()
+	// Background work stops when the listeners do, whether a signal or a
+	// failed listener ended them.
+	ctx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
 
 	a.auditSystem(ctx, audit.ActionServerStart, map[string]string{
 		"version": version.String(), "backend": a.store.Backend(),
@@ -128,6 +137,11 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	}
 
 	go a.keys.Run(ctx)
+	aggDone := make(chan struct{})
+	go func() {
+		defer close(aggDone)
+		agg.Run(ctx)
+	}()
 	go func() {
 		for {
 			select {
@@ -140,6 +154,10 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	}()
 
 	runErr := srv.Run(ctx)
+	stopBackground()
+	// The aggregator writes its last minute once ctx is done; wait for it
+	// before the store closes.
+	<-aggDone
 	// The context is done: record the stop with a fresh one.
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
