@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 //	pgdb NAME                          create a fresh PostgreSQL database and export its URL as $NAME
 //	envfrom NAME FILE                  export the trimmed contents of FILE as $NAME
 //	demotileset DIR                    write the bundled countries.pmtiles into DIR
+//	jsonenv NAME FILE FIELD            export a top-level string field of the JSON object in FILE as $NAME
 func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"waitfor": cmdWaitfor,
@@ -39,6 +41,18 @@ func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool,
 				ts.Fatalf("usage: envfrom NAME FILE")
 			}
 			ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+		},
+		"jsonenv": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 3 {
+				ts.Fatalf("usage: jsonenv NAME FILE FIELD")
+			}
+			var obj map[string]any
+			ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &obj))
+			v, ok := obj[args[2]].(string)
+			if !ok {
+				ts.Fatalf("%s has no string field %q", args[1], args[2])
+			}
+			ts.Setenv(args[0], v)
 		},
 		"demotileset": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
