@@ -1,0 +1,214 @@
+// Package metrics defines every Prometheus collector of mapwrightd in one
+// place. A [Metrics] value is created with [New] on a registry the caller
+// owns (never the process-wide default registry) and handed to the packages
+// that record into it; the admin listener serves that registry on /metrics.
+//
+// Labels are bounded by construction: routes are route patterns, never raw
+// paths; reasons, scopes, operations and actions are fixed sets chosen by the
+// code. No key ID, token, tileset name or client address is ever a label.
+package metrics
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "mapwright"
+
+// Label values for RateLimited.
+const (
+	// ScopeKey: a request refused by its key's token bucket.
+	ScopeKey = "key"
+	// ScopeIP: a request refused by the per-client-network bucket of failed
+	// authentications.
+	ScopeIP = "ip"
+)
+
+// Cache names for the cache_lookups_total metric.
+const (
+	// CacheKeyVerify is the key service's bounded cache of verified keys.
+	CacheKeyVerify = "key_verify"
+	// CacheTileDirectory is the tile readers' cache of decoded directories.
+	CacheTileDirectory = "tile_directory"
+)
+
+// DurationBuckets are the request latency buckets in seconds. Tiles are
+// served from local files, so most requests finish well under 10 ms; the
+// tail buckets catch slow disks and large decompressions.
+var DurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+// StoreBuckets are the database latency buckets in seconds.
+var StoreBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+
+// Metrics holds every collector. Fields are safe for concurrent use.
+type Metrics struct {
+	// HTTPRequests counts finished requests by listener ("public",
+	// "admin"), route pattern and status code.
+	HTTPRequests *prometheus.CounterVec
+	// HTTPDuration observes request latency by listener and route pattern.
+	HTTPDuration *prometheus.HistogramVec
+	// AuthFailures counts refused authentications and authorisations by
+	// reason (missing, malformed, unknown, revoked, expired, not_yet_valid,
+	// secret_key, scope, tileset, origin, unavailable).
+	AuthFailures *prometheus.CounterVec
+	// RateLimited counts requests answered 429, by scope (ScopeKey, ScopeIP).
+	RateLimited *prometheus.CounterVec
+	// KeyMisuse counts secret keys presented on the public listener.
+	KeyMisuse prometheus.Counter
+	// CacheLookups counts cache lookups by cache name and result
+	// ("hit"/"miss").
+	CacheLookups *prometheus.CounterVec
+	// StoreLatency observes database operation latency by operation name.
+	StoreLatency *prometheus.HistogramVec
+	// TilesetsLoaded is the number of tilesets currently served.
+	TilesetsLoaded prometheus.Gauge
+	// TilesetsFailed is the number of tileset files left out at the last
+	// catalog load because they could not be read.
+	TilesetsFailed prometheus.Gauge
+	// BuildInfo is always 1; its labels carry the version, Go version and
+	// storage backend.
+	BuildInfo *prometheus.GaugeVec
+	// AuditEvents counts audit events appended, by action.
+	AuditEvents *prometheus.CounterVec
+
+	keyCache  CacheCounter
+	tileCache CacheCounter
+}
+
+// New creates every collector and registers it on reg. It panics when a
+// collector is already registered on reg, which is a programming error (one
+// Metrics per registry).
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "http_requests_total",
+			Help:      "HTTP requests answered, by listener, route pattern and status code.",
+		}, []string{"listener", "route", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace,
+			Name:      "http_request_duration_seconds",
+			Help:      "Time to answer an HTTP request, by listener and route pattern.",
+			Buckets:   DurationBuckets,
+		}, []string{"listener", "route"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "auth_failures_total",
+			Help:      "Requests refused by authentication or authorisation, by reason.",
+		}, []string{"reason"}),
+		RateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "rate_limited_total",
+			Help:      "Requests refused with 429 by a rate limit, by scope (key or ip).",
+		}, []string{"scope"}),
+		KeyMisuse: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "key_misuse_total",
+			Help:      "Secret keys presented on the public listener.",
+		}),
+		CacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "cache_lookups_total",
+			Help:      "Cache lookups by cache and result (hit or miss).",
+		}, []string{"cache", "result"}),
+		StoreLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace,
+			Name:      "store_latency_seconds",
+			Help:      "Database operation latency, by operation.",
+			Buckets:   StoreBuckets,
+		}, []string{"op"}),
+		TilesetsLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "tilesets_loaded",
+			Help:      "Tilesets currently served.",
+		}),
+		TilesetsFailed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "tilesets_failed",
+			Help:      "Tileset files left out at the last load because they could not be read.",
+		}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "build_info",
+			Help:      "Always 1; labels carry the build version, Go version and storage backend.",
+		}, []string{"version", "goversion", "backend"}),
+		AuditEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "audit_events_total",
+			Help:      "Audit events appended, by action.",
+		}, []string{"action"}),
+	}
+	reg.MustRegister(
+		m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.RateLimited,
+		m.KeyMisuse, m.CacheLookups, m.StoreLatency, m.TilesetsLoaded,
+		m.TilesetsFailed, m.BuildInfo, m.AuditEvents,
+	)
+	m.keyCache = m.newCacheCounter(CacheKeyVerify)
+	m.tileCache = m.newCacheCounter(CacheTileDirectory)
+	// Both scopes and both results exist from the start, so a dashboard
+	// shows 0 rather than "no data" before the first event.
+	m.RateLimited.WithLabelValues(ScopeKey)
+	m.RateLimited.WithLabelValues(ScopeIP)
+	return m
+}
+
+// SetBuildInfo publishes the build_info gauge for this process. The Go
+// version is the running toolchain's. Calling it again replaces the labels.
+func (m *Metrics) SetBuildInfo(version, backend string) {
+	m.BuildInfo.Reset()
+	m.BuildInfo.WithLabelValues(version, runtime.Version(), backend).Set(1)
+}
+
+// ObserveStore records the latency of one database operation started at
+// start; op is a fixed operation name such as "get_key_by_hash".
+func (m *Metrics) ObserveStore(op string, start time.Time) {
+	m.StoreLatency.WithLabelValues(op).Observe(time.Since(start).Seconds())
+}
+
+// AuditEvent counts one appended audit event.
+func (m *Metrics) AuditEvent(action string) {
+	m.AuditEvents.WithLabelValues(action).Inc()
+}
+
+// SetTilesets publishes the result of a catalog load.
+func (m *Metrics) SetTilesets(loaded, failed int) {
+	m.TilesetsLoaded.Set(float64(loaded))
+	m.TilesetsFailed.Set(float64(failed))
+}
+
+// CacheRecorder is the small interface a cache reports its lookups through.
+// The key service takes one for its verify cache, the tile readers one for
+// their directory caches.
+type CacheRecorder interface {
+	// Hit records a lookup answered from the cache.
+	Hit()
+	// Miss records a lookup that had to go to the source.
+	Miss()
+}
+
+// CacheCounter is a CacheRecorder bound to one cache name.
+type CacheCounter struct {
+	hit, miss prometheus.Counter
+}
+
+// Hit implements CacheRecorder.
+func (c CacheCounter) Hit() { c.hit.Inc() }
+
+// Miss implements CacheRecorder.
+func (c CacheCounter) Miss() { c.miss.Inc() }
+
+func (m *Metrics) newCacheCounter(name string) CacheCounter {
+	return CacheCounter{
+		hit:  m.CacheLookups.WithLabelValues(name, "hit"),
+		miss: m.CacheLookups.WithLabelValues(name, "miss"),
+	}
+}
+
+// KeyCache returns the recorder for the key service's verify cache.
+func (m *Metrics) KeyCache() CacheRecorder { return m.keyCache }
+
+// TileCache returns the recorder for the tile readers' directory cache.
+func (m *Metrics) TileCache() CacheRecorder { return m.tileCache }

@@ -1,0 +1,137 @@
+package metrics
+
+import (
+	"bytes"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+)
+
+// exercised returns a registry with every collector holding a sample.
+func exercised(t *testing.T) (*prometheus.Registry, *Metrics) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	m.HTTPRequests.WithLabelValues("public", "/v1/tiles/{tileset}/{z}/{x}/{y}.{ext}", "200").Inc()
+	m.HTTPDuration.WithLabelValues("public", "/livez").Observe(0.002)
+	m.AuthFailures.WithLabelValues("unknown").Inc()
+	m.RateLimited.WithLabelValues(ScopeKey).Inc()
+	m.KeyMisuse.Inc()
+	m.KeyCache().Hit()
+	m.KeyCache().Miss()
+	m.TileCache().Hit()
+	m.ObserveStore("get_key_by_hash", time.Now().Add(-3*time.Millisecond))
+	m.SetTilesets(4, 1)
+	m.SetBuildInfo("1.2.3", "sqlite")
+	m.AuditEvent("key.create")
+	return reg, m
+}
+
+func TestEveryMetricIsExposed(t *testing.T) {
+	reg, _ := exercised(t)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range families {
+		got[f.GetName()] = true
+	}
+	for _, name := range []string{
+		"mapwright_http_requests_total", "mapwright_http_request_duration_seconds",
+		"mapwright_auth_failures_total", "mapwright_rate_limited_total", "mapwright_key_misuse_total",
+		"mapwright_cache_lookups_total", "mapwright_store_latency_seconds", "mapwright_tilesets_loaded",
+		"mapwright_tilesets_failed", "mapwright_build_info", "mapwright_audit_events_total",
+	} {
+		if !got[name] {
+			t.Errorf("%s not exposed", name)
+		}
+	}
+	if n := len(got); n != 11 {
+		t.Errorf("%d metric families, want 11", n)
+	}
+}
+
+func TestValues(t *testing.T) {
+	reg, m := exercised(t)
+	if v := testutil.ToFloat64(m.CacheLookups.WithLabelValues(CacheKeyVerify, "hit")); v != 1 {
+		t.Errorf("key cache hits %v", v)
+	}
+	if v := testutil.ToFloat64(m.CacheLookups.WithLabelValues(CacheTileDirectory, "miss")); v != 0 {
+		t.Errorf("tile cache misses %v", v)
+	}
+	if v := testutil.ToFloat64(m.TilesetsFailed); v != 1 {
+		t.Errorf("tilesets_failed %v", v)
+	}
+	if v := testutil.ToFloat64(m.RateLimited.WithLabelValues(ScopeIP)); v != 0 {
+		t.Errorf("ip scope %v", v)
+	}
+	m.SetBuildInfo("1.2.4", "postgres")
+	want := `
+# HELP mapwright_build_info Always 1; labels carry the build version, Go version and storage backend.
+# TYPE mapwright_build_info gauge
+mapwright_build_info{backend="postgres",goversion="` + runtime.Version() + `",version="1.2.4"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mapwright_build_info"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestNotOnDefaultRegistry(t *testing.T) {
+	New(prometheus.NewRegistry())
+	families, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if strings.HasPrefix(f.GetName(), Namespace+"_") {
+			t.Errorf("%s registered on the default registry", f.GetName())
+		}
+	}
+	// Two instances on two registries do not collide.
+	New(prometheus.NewRegistry())
+}
+
+func TestLint(t *testing.T) {
+	reg, _ := exercised(t)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestPromtool runs the exposition through promtool check metrics when it is
+// installed (Debian package prometheus).
+func TestPromtool(t *testing.T) {
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed")
+	}
+	reg, _ := exercised(t)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = &buf
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
