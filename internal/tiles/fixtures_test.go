@@ -56,9 +56,8 @@ func TestCatalogOfAllFixtures(t *testing.T) {
 		"plain_1":          {StatusOK, FormatPNG, EncodingIdentity, 0, 4, nil, ""},
 		"some-empty-tiles": {StatusOK, FormatPNG, EncodingIdentity, 1, 2, nil, ""},
 		"world_cities":     {StatusOK, FormatMVT, EncodingGzip, 0, 6, nil, ""},
-		// One NULL tile in an otherwise sound file: served, and that one
-		// tile fails on read (see mbtiles.ErrNullTile).
-		"corrupt_null_tile": {StatusOK, FormatPNG, EncodingIdentity, 0, 4, nil, ""},
+		// One NULL tile in an otherwise sound file: refused whole.
+		"corrupt_null_tile": {StatusFailed, "", "", 0, 0, mbtiles.ErrNullTile, "no tile data"},
 		"empty":             {StatusFailed, "", "", 0, 0, pmtiles.ErrEmptyFile, "empty file"},
 		"invalid":           {StatusFailed, "", "", 0, 0, pmtiles.ErrBadMagic, "not a PMTiles archive"},
 		"invalid_v4":        {StatusFailed, "", "", 0, 0, pmtiles.ErrUnsupportedVersion, "unsupported PMTiles version 4"},

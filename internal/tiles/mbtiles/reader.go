@@ -46,10 +46,11 @@ type Reader struct {
 
 var _ tileset.Source = (*Reader)(nil)
 
-// Open opens the MBTiles file at path read-only and checks it cheaply: the
-// file must be an SQLite database with a tiles table or view, the metadata
-// must be readable, and one tile must be readable when the format has to be
-// recognised from the bytes. A damaged database fails here with an error
+// Open opens the MBTiles file at path read-only and checks it: the file
+// must be an SQLite database with a tiles table or view, the metadata must
+// be readable, one tile must be readable when the format has to be
+// recognised from the bytes, and no row may lack its tile data (an error
+// wrapping ErrNullTile). A damaged database fails here with an error
 // wrapping ErrDamaged.
 //
 // The zoom range comes from the metadata, else from the tiles table. The
@@ -168,6 +169,16 @@ func (r *Reader) init(ctx context.Context) error {
 		sample = nil
 	case err != nil:
 		return fmt.Errorf("read a sample tile: %w", classify(err))
+	}
+	// A row without data is a damaged tileset: refuse it whole at load, as
+	// with any other damage, rather than fail one tile per request later.
+	// The scan reads only row headers, never the tile blobs themselves.
+	var nulls bool
+	if err := r.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM tiles WHERE tile_data IS NULL)").Scan(&nulls); err != nil {
+		return fmt.Errorf("check tiles for missing data: %w", classify(err))
+	}
+	if nulls {
+		return fmt.Errorf("%w: some rows of the tiles table have no tile data", ErrNullTile)
 	}
 	sniffed, _, recognised := tileset.Sniff(sample)
 	switch {
