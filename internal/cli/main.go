@@ -60,7 +60,7 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	if hint := hintFor(f, err); hint != "" {
 		fmt.Fprintf(errOut, "mwctl: hint: %s\n", hint)
 	}
-	if code == exitUsage && !client.IsInvalid(err) && cmd != nil {
+	if errors.Is(err, errUsage) && !client.IsInvalid(err) && cmd != nil {
 		fmt.Fprintf(errOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
 	return code
@@ -68,6 +68,11 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 
 // exitCode maps an error to its documented exit code.
 func exitCode(ctx context.Context, err error) int {
+	// Commands with exit codes of their own (scan: 1 when a live key is
+	// found) say so through their error.
+	if code, ok := exitStatusOf(err); ok {
+		return code
+	}
 	switch {
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupted

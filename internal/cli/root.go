@@ -123,6 +123,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(
 		newCmdKeys(f),
 		newCmdTilesets(f),
+		newCmdScan(f, nil),
 		newCmdContext(f),
 		newCmdLogin(f, nil),
 		newCmdLogout(f, nil),
