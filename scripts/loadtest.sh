@@ -19,20 +19,24 @@ go build -o "$work/mapwrightd" ./cmd/mapwrightd
 tls_port=18443
 http_port=18080
 "$work/mapwrightd" demo --addr "127.0.0.1:$tls_port" --http-addr "127.0.0.1:$http_port" \
-	--key-rate 1000000 --key-burst 1000000 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
+	--public --key-rate 1000000 --key-burst 1000000 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 100); do grep -q 'Press Ctrl-C' "$work/out" 2>/dev/null && break; sleep 0.1; done
 key=$(grep -o 'mpw_pk_[0-9A-Za-z]*' "$work/out" | head -n 1)
 [ -n "$key" ] || { cat "$work/err" >&2; exit 1; }
 
-# Every tile of zooms 0-5 that the bundled set holds or not, in turn.
-cat >"$work/tiles.lua" <<LUA
+# Every tile of zooms 0-5 that the bundled set holds or not, in turn; the
+# public script sends no key (the tileset is public in this run too).
+for mode in keyed public; do
+query="?key=${key}"
+[ "$mode" = public ] && query=""
+cat >"$work/$mode.lua" <<LUA
 local paths = {}
 for z = 0, 5 do
   local n = 2 ^ z
   for x = 0, n - 1 do
     for y = 0, n - 1 do
-      paths[#paths + 1] = string.format("/v1/tiles/countries/%d/%d/%d.mvt?key=${key}", z, x, y)
+      paths[#paths + 1] = string.format("/v1/tiles/countries/%d/%d/%d.mvt${query}", z, x, y)
     end
   end
 end
@@ -42,12 +46,15 @@ request = function()
   return wrk.format("GET", paths[i], { ["Accept-Encoding"] = "gzip" })
 end
 LUA
+done
 
 run() {
 	echo "== $1"
-	wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$work/tiles.lua" "$2" |
+	wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$work/$3.lua" "$2" |
 		grep -E 'Requests/sec|Transfer/sec|99%|Non-2xx|Socket errors|requests in'
 }
-run "HTTPS (TLS 1.3), keyed" "https://127.0.0.1:$tls_port"
-run "plain HTTP, keyed" "http://127.0.0.1:$http_port"
+run "HTTPS (TLS 1.3), keyed" "https://127.0.0.1:$tls_port" keyed
+run "HTTPS (TLS 1.3), public" "https://127.0.0.1:$tls_port" public
+run "plain HTTP, keyed" "http://127.0.0.1:$http_port" keyed
+run "plain HTTP, public" "http://127.0.0.1:$http_port" public
 echo "== daemon peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"

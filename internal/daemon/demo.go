@@ -21,6 +21,7 @@ type demoOptions struct {
 	keep     bool
 	keyRate  float64
 	keyBurst int
+	public   bool
 }
 
 func newDemoCmd(s Streams) *cobra.Command {
@@ -43,6 +44,7 @@ tile. It listens on loopback only. Stop it with Ctrl-C.`,
 	cmd.Flags().StringVar(&opts.dataDir, "data-dir", "", "data directory to use instead of a temporary one")
 	cmd.Flags().Float64Var(&opts.keyRate, "key-rate", 0, "rate limit of the demo key in requests/s (0: the server default, 100)")
 	cmd.Flags().IntVar(&opts.keyBurst, "key-burst", 0, "burst of the demo key (0: the server default, 400)")
+	cmd.Flags().BoolVar(&opts.public, "public", false, "serve the demo tileset without a key too (to compare keyed and public serving)")
 	cmd.Flags().BoolVar(&opts.keep, "keep", false, "keep the temporary data directory on exit")
 	return cmd
 }
@@ -74,6 +76,9 @@ func runDemo(ctx context.Context, s Streams, opts demoOptions) error {
 	cfg.Admin.Socket = filepath.Join(dir, "admin.sock")
 	cfg.Listen.Addr = opts.addr
 	cfg.Listen.HTTPAddr = opts.httpAddr
+	if opts.public {
+		cfg.Tiles.Public = []string{demo.TilesetName}
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
