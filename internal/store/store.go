@@ -32,6 +32,7 @@ const (
 // Store is a handle on one database. It is safe for concurrent use.
 type Store interface {
 	Reader
+	SessionStore
 
 	// Update runs fn in one read-write transaction and commits it when fn
 	// returns nil; any error from fn (or from the commit) rolls everything
@@ -53,10 +54,29 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the database. The Store must not be used afterwards.
 	Close() error
+
+	// Snapshot calls fn with a consistent, read-only view of every table
+	// (see [Snapshot]); the view ends when fn returns. Writers are not
+	// blocked meanwhile. Before calling fn it checks that the database's
+	// tables and columns are exactly those [SchemaTables] lists for its
+	// schema version, else it fails with an error wrapping
+	// ErrSchemaMismatch: a table missing from the list would otherwise be
+	// left out of backups silently.
+	Snapshot(ctx context.Context, fn func(Snapshot) error) error
+	// Restore runs fn in one read-write transaction that first makes sure
+	// the database is empty (only seeded tables may hold rows; otherwise an
+	// error wrapping ErrNotEmpty, unless opts.Force, which deletes every
+	// row first) and commits when fn returns nil, leaving any counters
+	// consistent with the loaded rows. Any error rolls everything back, so
+	// a failed restore leaves the database exactly as it was. Writers of
+	// other processes are kept out until it ends.
+	Restore(ctx context.Context, opts RestoreOptions, fn func(RestoreTx) error) error
 }
 
 // Reader holds the queries available both on a Store and inside a Tx.
 type Reader interface {
+	SessionReader
+
 	// GetKey returns the key with this ID, or an error wrapping ErrNotFound.
 	// Inside a Tx on PostgreSQL the row is locked (SELECT ... FOR UPDATE)
 	// until the transaction ends, so read-modify-write is safe.
@@ -64,6 +84,11 @@ type Reader interface {
 	// GetKeyByHash returns the key whose token hashes to hash, or an error
 	// wrapping ErrNotFound.
 	GetKeyByHash(ctx context.Context, hash [32]byte) (Key, error)
+	// GetKeysByHashes returns the keys whose token hashes are among
+	// hashes, in no particular order; hashes matching no key are simply
+	// absent. At most MaxBatch hashes per call (ErrInvalid beyond). It
+	// never locks rows.
+	GetKeysByHashes(ctx context.Context, hashes [][32]byte) ([]Key, error)
 	// ListKeys returns up to f.Limit keys matching f in ascending ID order
 	// (IDs sort by creation time) and the cursor of the next page, "" at
 	// the end.
@@ -88,6 +113,7 @@ type Reader interface {
 // [Store.Update].
 type Tx interface {
 	Reader
+	SessionTx
 
 	// InsertKey adds a new key. A duplicate ID or hash is an error wrapping
 	// ErrConflict.

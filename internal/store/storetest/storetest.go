@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"List", listTests},
 		{"Audit", auditTests},
 		{"Store", storeTests},
+		{"Sessions", sessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

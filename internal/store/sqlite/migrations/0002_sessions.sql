@@ -1,0 +1,23 @@
+-- Schema version 2: admin sessions and TOTP second factors of secret keys.
+-- A session row holds the SHA-256 of the session's secret identifier, never
+-- the identifier itself; a TOTP row holds the secret sealed by the daemon
+-- (AES-256-GCM under a key kept outside the database), never in the clear.
+
+CREATE TABLE admin_sessions (
+    hash            BLOB    NOT NULL PRIMARY KEY CHECK (length(hash) = 32),
+    key_id          TEXT    NOT NULL REFERENCES keys (id),
+    created_at      INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    idle_expires_at INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX admin_sessions_key_id ON admin_sessions (key_id);
+CREATE INDEX admin_sessions_expires_at ON admin_sessions (expires_at);
+
+CREATE TABLE key_totp (
+    key_id     TEXT    NOT NULL PRIMARY KEY REFERENCES keys (id),
+    sealed     BLOB    NOT NULL CHECK (length(sealed) > 0),
+    created_at INTEGER NOT NULL,
+    last_step  INTEGER NOT NULL DEFAULT 0 CHECK (last_step >= 0)
+) STRICT;
