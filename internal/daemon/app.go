@@ -11,6 +11,7 @@ import (
 	"github.com/mapwright/mapwright/internal/config"
 	"github.com/mapwright/mapwright/internal/keys"
 	"github.com/mapwright/mapwright/internal/logging"
+	"github.com/mapwright/mapwright/internal/sessions"
 	"github.com/mapwright/mapwright/internal/store"
 	"github.com/mapwright/mapwright/internal/store/open"
 )
@@ -18,13 +19,14 @@ import (
 // app holds the daemon's long-lived parts, opened in dependency order and
 // closed in reverse.
 type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   store.Store
-	audit   *audit.Log
-	auditKy []byte
-	keys    *keys.Service
-	started time.Time
+	cfg      config.Config
+	log      *slog.Logger
+	store    store.Store
+	audit    *audit.Log
+	auditKy  []byte
+	keys     *keys.Service
+	sessions *sessions.Manager
+	started  time.Time
 }
 
 // openApp opens the data directory's pieces: the store (migrating it), the
@@ -51,6 +53,18 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 		CacheTTL:  cfg.Keys.CacheTTL,
 		Logger:    logging.Sub(log, "keys"),
 	})
+	sessionKey, err := sessions.OpenKey(ctx, cfg.DataDir, st)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%w: %w", errUnsafeDataDir, err)
+	}
+	a.sessions, err = sessions.New(sessions.Options{
+		Key: sessionKey, Store: st, Keys: a.keys, Audit: a.audit, Logger: logging.Sub(log, "sessions"),
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -70,4 +84,3 @@ func (a *app) Close() error { return a.store.Close() }
 
 // actorSystem is the audit actor of what the daemon does by itself.
 const actorSystem = "system"
-

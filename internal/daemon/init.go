@@ -93,7 +93,7 @@ func runInit(ctx context.Context, s Streams, cfg config.Config, opts initOptions
 			return fmt.Errorf("%w: the database already holds keys; init only prepares a new one", errUnsafeDataDir)
 		}
 	}
-	_, info, err := publicTLS(cfg, log)
+	_, info, err := serverCert(cfg, log)
 	if err != nil {
 		return err
 	}

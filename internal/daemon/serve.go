@@ -74,7 +74,7 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	defer catalog.Close()
 	m.SetTilesets(catalog.Loaded(), catalog.Failed())
 
-	tlsConf, info, err := publicTLS(cfg, log)
+	cert, info, err := serverCert(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	if err != nil {
 		return fmt.Errorf("public listener: %w", err)
 	}
-	srv.Add("public", ln, public, tlsConf)
+	srv.Add("public", ln, public, certs.ServerTLSConfig(cert))
 	info.PublicAddr = ln.Addr().String()
 	if cfg.Listen.HTTPAddr != "" {
 		hln, err := net.Listen("tcp", cfg.Listen.HTTPAddr)
@@ -115,6 +115,11 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 			logging.KeyAddr, hln.Addr().String())
 		srv.Add("http", hln, public, nil)
 		info.HTTPAddr = hln.Addr().String()
+	}
+
+	if err := a.addAdmin(srv, catalog, reg, m, cert, info); err != nil {
+		srv.closeListeners()
+		return err
 	}
 
 	ctx, reload, stopSignals := withSignals(ctx, log)
@@ -173,32 +178,36 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 type daemonInfo struct {
 	PublicAddr    string
 	HTTPAddr      string
+	AdminAddr     string
+	AdminSocket   string
 	CAPath        string
 	CAFingerprint string
 }
 
-// publicTLS returns the TLS configuration of the public listener: the
-// configured certificate, else the local CA's server certificate.
-func publicTLS(cfg config.Config, log *slog.Logger) (*tls.Config, *daemonInfo, error) {
+// serverCert returns the certificate of the TLS listeners: the configured
+// one, else the local CA's server certificate (created on first use).
+func serverCert(cfg config.Config, log *slog.Logger) (tls.Certificate, *daemonInfo, error) {
 	info := &daemonInfo{}
 	if cfg.Listen.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.Listen.TLSCert, cfg.Listen.TLSKey)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: load TLS certificate: %w", errUsage, err)
+			return tls.Certificate{}, nil, fmt.Errorf("%w: load TLS certificate: %w", errUsage, err)
 		}
-		return certs.ServerTLSConfig(cert), info, nil
+		return cert, info, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "tls")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("create %s: %w", dir, err)
+		return tls.Certificate{}, nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	var hosts []string
-	if host, _, err := net.SplitHostPort(cfg.Listen.Addr); err == nil && host != "" {
-		hosts = append(hosts, host)
+	for _, addr := range []string{cfg.Listen.Addr, cfg.Admin.Addr} {
+		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
+			hosts = append(hosts, host)
+		}
 	}
 	mat, err := certs.EnsureLocalCA(dir, hosts, time.Now())
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: local CA: %w", errUnsafeDataDir, err)
+		return tls.Certificate{}, nil, fmt.Errorf("%w: local CA: %w", errUnsafeDataDir, err)
 	}
 	if mat.Created {
 		log.Info("created a local CA for TLS; add it to your clients' trust store",
@@ -207,7 +216,7 @@ func publicTLS(cfg config.Config, log *slog.Logger) (*tls.Config, *daemonInfo, e
 		log.Info("using the local CA", logging.KeyPath, mat.CAPath, logging.KeyFingerprint, mat.CAFingerprint)
 	}
 	info.CAPath, info.CAFingerprint = mat.CAPath, mat.CAFingerprint
-	return certs.ServerTLSConfig(mat.ServerCert), info, nil
+	return mat.ServerCert, info, nil
 }
 
 // auditSystem appends an event by the daemon itself. A failure is logged:

@@ -36,8 +36,9 @@ func NewServer(log *slog.Logger, t config.ServerTimeouts) *Server {
 }
 
 // Add registers a listener. With tlsConf set the listener serves TLS (and
-// HTTP/2 through ALPN).
-func (s *Server) Add(name string, ln net.Listener, h http.Handler, tlsConf *tls.Config) {
+// HTTP/2 through ALPN). The returned http.Server may be adjusted (for
+// example its ConnContext) before Run.
+func (s *Server) Add(name string, ln net.Listener, h http.Handler, tlsConf *tls.Config) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.timeouts.ReadHeaderTimeout,
@@ -52,6 +53,7 @@ func (s *Server) Add(name string, ln net.Listener, h http.Handler, tlsConf *tls.
 		ln = tls.NewListener(ln, tlsConf)
 	}
 	s.listeners = append(s.listeners, &listener{name: name, ln: ln, srv: srv})
+	return srv
 }
 
 // Run serves every listener until ctx is cancelled or one fails, then
