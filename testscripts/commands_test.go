@@ -31,6 +31,7 @@ import (
 //	pgdb NAME                          create a fresh PostgreSQL database and export its URL as $NAME
 //	envfrom NAME FILE                  export the trimmed contents of FILE as $NAME
 //	demotileset DIR                    write the bundled countries.pmtiles into DIR
+//	clientca DIR                       write a client CA and a client certificate (mutual TLS)
 //	sleep DURATION                     pause (a Go duration)
 //	jsonenv NAME FILE FIELD            export a top-level string field of the JSON object in FILE as $NAME
 func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
@@ -43,6 +44,7 @@ func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool,
 			}
 			ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
 		},
+		"clientca": cmdClientCA,
 		"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
 				ts.Fatalf("usage: sleep DURATION")
