@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,9 +20,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	// The "sqlite" database/sql driver, for sqlexec.
+	_ "modernc.org/sqlite"
 
 	"github.com/mapwright/mapwright/internal/demo"
 	"github.com/mapwright/mapwright/internal/testutil/pgtest"
+	"github.com/mapwright/mapwright/pkg/apikey"
 )
 
 // commands are the extra script commands:
@@ -34,6 +38,11 @@ import (
 //	clientca DIR                       write a client CA and a client certificate (mutual TLS)
 //	sleep DURATION                     pause (a Go duration)
 //	jsonenv NAME FILE FIELD            export a top-level string field of the JSON object in FILE as $NAME
+//	sqlexec DB SQL...                  run statements on the SQLite file DB (as someone with write access
+//	                                   to the database would); a SELECT prints its rows, one per line
+//	newkey NAME public|secret          export a fresh, well-formed key that no server knows as $NAME
+//	badkeys [-ca FILE] N URL           send N GETs to URL, each with another unknown key (?key=); print
+//	                                   "HTTP <code>: <count>" per status and export $BADKEYS_<code>
 func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"waitfor": cmdWaitfor,
@@ -73,6 +82,18 @@ func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool,
 			ts.Check(os.MkdirAll(dir, 0o755))
 			_, err := demo.WriteTileset(dir)
 			ts.Check(err)
+		},
+		"sqlexec": cmdSQLExec,
+		"badkeys": cmdBadKeys,
+		"newkey": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 2 {
+				ts.Fatalf("usage: newkey NAME public|secret")
+			}
+			kind, err := apikey.ParseKind(args[1])
+			ts.Check(err)
+			tok, err := apikey.Generate(kind)
+			ts.Check(err)
+			ts.Setenv(args[0], tok)
 		},
 		"pgdb": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
@@ -215,5 +236,91 @@ func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("fetch %s: unexpectedly got status %d", fs.Arg(0), resp.StatusCode)
 		}
 		ts.Fatalf("fetch %s: status %d, want %s", fs.Arg(0), resp.StatusCode, strconv.Itoa(*status))
+	}
+}
+
+// cmdSQLExec runs SQL statements on a SQLite database file directly, the
+// way an intruder with write access to the database (but not to the audit
+// key) would tamper with it. Rows of a statement that returns any are
+// printed one per line, columns separated by "|".
+func cmdSQLExec(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: sqlexec DB SQL...")
+	}
+	db, err := sql.Open("sqlite", "file:"+ts.MkAbs(args[0])+"?_pragma=busy_timeout(10000)")
+	ts.Check(err)
+	defer db.Close()
+	for _, stmt := range args[1:] {
+		rows, err := db.Query(stmt)
+		if err != nil {
+			ts.Fatalf("sqlexec %q: %v", stmt, err)
+		}
+		cols, err := rows.Columns()
+		ts.Check(err)
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			ts.Check(rows.Scan(ptrs...))
+			cells := make([]string, len(vals))
+			for i, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = fmt.Sprintf("%x", b)
+				}
+				cells[i] = fmt.Sprint(v)
+			}
+			fmt.Fprintln(ts.Stdout(), strings.Join(cells, "|"))
+		}
+		ts.Check(rows.Err())
+		ts.Check(rows.Close())
+	}
+}
+
+// cmdBadKeys sends N requests, each with a fresh well-formed key that no
+// server knows, and counts the answers by status.
+func cmdBadKeys(ts *testscript.TestScript, neg bool, args []string) {
+	fs := flag.NewFlagSet("badkeys", flag.ContinueOnError)
+	caFile := fs.String("ca", "", "CA file")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 2 || neg {
+		ts.Fatalf("usage: badkeys [-ca FILE] N URL")
+	}
+	n, err := strconv.Atoi(fs.Arg(0))
+	if err != nil || n < 1 {
+		ts.Fatalf("badkeys: bad count %q", fs.Arg(0))
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+	if *caFile != "" {
+		pem, err := os.ReadFile(ts.MkAbs(*caFile))
+		ts.Check(err)
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			ts.Fatalf("no certificate in %s", *caFile)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
+	counts := map[int]int{}
+	for range n {
+		tok, err := apikey.Generate(apikey.Public)
+		ts.Check(err)
+		resp, err := client.Get(fs.Arg(1) + "?key=" + tok)
+		if err != nil {
+			ts.Fatalf("badkeys: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		counts[resp.StatusCode]++
+	}
+	codes := make([]int, 0, len(counts))
+	for c := range counts {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	for _, c := range codes {
+		fmt.Fprintf(ts.Stdout(), "HTTP %d: %d\n", c, counts[c])
+		ts.Setenv("BADKEYS_"+strconv.Itoa(c), strconv.Itoa(counts[c]))
 	}
 }

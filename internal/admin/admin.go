@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +79,15 @@ type Options struct {
 	// AllowedCIDRs are the client networks the TCP handler accepts. Empty:
 	// every TCP request is refused.
 	AllowedCIDRs []netip.Prefix
+	// Checkpoints signs the answers of GET /admin/v1/audit/checkpoint
+	// (audit.LoadOrCreateSigner); without it that route answers 503.
+	Checkpoints *audit.Signer
+	// AuditPoll is how often an audit stream looks for new events; 0
+	// means 500 ms.
+	AuditPoll time.Duration
+	// AuditHeartbeat is how long an audit stream may stay silent before
+	// it sends a comment line, so that proxies keep it open; 0 means 15 s.
+	AuditHeartbeat time.Duration
 }
 
 // Admin is the admin API. Its handlers are safe for concurrent use.
@@ -93,6 +103,10 @@ type Admin struct {
 
 	unix http.Handler
 	tcp  http.Handler
+
+	// streamsDone is closed by CloseStreams to end every audit stream.
+	streamsDone chan struct{}
+	closeOnce   sync.Once
 }
 
 // New builds the admin API. It panics when a required option is missing,
@@ -108,6 +122,8 @@ func New(opts Options) *Admin {
 		hosts:  make(map[string]bool, len(opts.AllowedHosts)),
 		public: make(map[string]bool, len(opts.PublicTilesets)),
 		m:      opts.Metrics,
+
+		streamsDone: make(chan struct{}),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -133,6 +149,13 @@ func New(opts Options) *Admin {
 	a.tcp = a.build(listenerTCP)
 	return a
 }
+
+// CloseStreams ends every open audit stream (GET /admin/v1/audit/stream)
+// and makes new ones end at once. Register it with the admin servers'
+// RegisterOnShutdown: a stream never goes idle, so Shutdown would
+// otherwise wait for it until its deadline. Clients resume elsewhere with
+// Last-Event-ID.
+func (a *Admin) CloseStreams() { a.closeOnce.Do(func() { close(a.streamsDone) }) }
 
 // UnixHandler returns the handler of the unix socket listener. The server
 // must set ConnContext to [ConnContext], which identifies the peer; a

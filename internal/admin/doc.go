@@ -32,11 +32,22 @@
 // current code (POST /admin/v1/sessions), since otherwise the second factor
 // could simply be skipped. Over the unix socket keys play no part.
 //
+// # Audit stream and export
+//
+// GET /admin/v1/audit/stream answers with server-sent events ("id: SEQ",
+// "event: audit", "data: JSON"), resumes after Last-Event-ID, polls the
+// store for new events (every 500 ms by default) and sends a comment line
+// after 15 s of silence. It and GET /admin/v1/audit/export lift the
+// connection's read and write deadlines, which suit requests, not streams.
+// A stream never goes idle, so the servers must call [Admin.CloseStreams]
+// on shutdown (http.Server.RegisterOnShutdown).
+//
 // # Replicas
 //
-// Replicas sharing one database must share two files of the data directory:
-// "audit.key", which chains the audit log, and "session.key", which signs
-// session cookies and seals TOTP secrets. A replica with a different
+// Replicas sharing one database must share three files of the data
+// directory: "audit.key", which chains the audit log, "checkpoint.key",
+// which signs audit checkpoints, and "session.key", which signs session
+// cookies and seals TOTP secrets. A replica with a different
 // session.key refuses every cookie the others issued and cannot check TOTP
 // codes.
 package admin

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mapwright/mapwright/internal/keys"
 	"github.com/mapwright/mapwright/internal/logging"
@@ -203,7 +204,25 @@ func (a *Admin) revokeKey(w http.ResponseWriter, r *http.Request, p *principal) 
 		a.fail(w, r, err)
 		return
 	}
-	k, already, err := a.opts.Keys.Revoke(r.Context(), r.PathValue("id"), req.Reason, p.actor())
+	var (
+		k       store.Key
+		already bool
+		err     error
+	)
+	if req.Leaked {
+		loc, lerr := leakLocation(req.Location)
+		if lerr != nil {
+			a.fail(w, r, lerr)
+			return
+		}
+		k, already, err = a.opts.Keys.RevokeLeaked(r.Context(), r.PathValue("id"), loc, p.actor())
+	} else {
+		if req.Location != "" {
+			a.fail(w, r, badRequest("location goes with leaked: true"))
+			return
+		}
+		k, already, err = a.opts.Keys.Revoke(r.Context(), r.PathValue("id"), req.Reason, p.actor())
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -214,6 +233,25 @@ func (a *Admin) revokeKey(w http.ResponseWriter, r *http.Request, p *principal) 
 		return
 	}
 	writeJSON(w, http.StatusOK, client.RevokeResult{Key: out[0], AlreadyRevoked: already})
+}
+
+// leakPrefix starts the reason of a leak revocation (keys.RevokeLeaked).
+const leakPrefix = "leaked: "
+
+// leakLocation checks where a leaked key was found and fits it into a
+// revocation reason: anything shaped like a key is redacted (a location
+// never needs one) and a location too long for the reason is shortened.
+func leakLocation(loc string) (string, error) {
+	loc = strings.TrimSpace(loc)
+	if loc == "" {
+		return "", badRequest("location is required with leaked: true (where the key was found, such as config.js:12:7)")
+	}
+	loc = scrubKeys(loc)
+	if limit := keys.MaxReasonLen - len(leakPrefix); utf8.RuneCountInString(loc) > limit {
+		r := []rune(loc)
+		loc = string(r[:limit-1]) + "…"
+	}
+	return loc, nil
 }
 
 func (a *Admin) lookupKeys(w http.ResponseWriter, r *http.Request, _ *principal) {

@@ -38,6 +38,13 @@ func routeTable() []route {
 		{http.MethodPost, "/admin/v1/keys/{id}/revoke", keys.ScopeKeysWrite, authKey, (*Admin).revokeKey},
 		{http.MethodPost, "/admin/v1/keys/{id}/totp", keys.ScopeKeysWrite, authKey, (*Admin).enrollTOTP},
 
+		{http.MethodGet, "/admin/v1/audit", keys.ScopeAuditRead, authKey, (*Admin).listAudit},
+		{http.MethodGet, "/admin/v1/audit/stream", keys.ScopeAuditRead, authKey, (*Admin).streamAudit},
+		{http.MethodPost, "/admin/v1/audit/verify", keys.ScopeAuditRead, authKey, (*Admin).verifyAudit},
+		{http.MethodGet, "/admin/v1/audit/checkpoint", keys.ScopeAuditRead, authKey, (*Admin).auditCheckpoint},
+		{http.MethodGet, "/admin/v1/audit/export", keys.ScopeAuditRead, authKey, (*Admin).exportAudit},
+		{http.MethodPost, "/admin/v1/audit/prune", keys.ScopeAdmin, authKey, (*Admin).pruneAudit},
+
 		{http.MethodPost, "/admin/v1/sessions", "", authLogin, (*Admin).login},
 		{http.MethodDelete, "/admin/v1/sessions", "", authKey, (*Admin).logout},
 

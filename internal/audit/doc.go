@@ -41,6 +41,26 @@
 // Every variable-length field carries its length and the fields come in a
 // fixed order, so two events that differ in any field encode differently.
 //
+// # Retention
+//
+// [Log.Prune] (run daily by a [Pruner] with the configured retention, or
+// on demand) deletes the oldest events in one transaction and appends an
+// audit.prune event whose details record the cut: "cut_seq" and
+// "cut_hash" (hex) name the last event deleted, "deleted" counts them and
+// "before" is the cut-off time. [Verify] of the whole log then starts at
+// the first event kept and checks that it chains to the cut_hash of the
+// newest audit.prune event, whose own hash it checks first. Deleting old
+// events without the audit key cannot produce such an event, so it is
+// reported. Events that do not verify are never pruned.
+//
+// # Checkpoints
+//
+// A [Signer] signs the chain's head with an ed25519 key kept in
+// "checkpoint.key" in the data directory (see [Signer] for the signed
+// text). A checkpoint kept outside the server, passed back as
+// [VerifyOptions.ExpectHead], catches what the chain alone cannot: the
+// newest events deleted and the stored head moved back.
+//
 // # Client addresses
 //
 // Client IP addresses are truncated before they are hashed and stored: IPv4

@@ -20,4 +20,11 @@ var (
 	// ErrCorruptHead: the stored audit head is malformed (a hash that is not
 	// 32 bytes), so no event can be chained onto it.
 	ErrCorruptHead = errors.New("audit head is corrupt")
+	// ErrInvalidCheckpoint: a checkpoint whose signature or fields do not
+	// hold together.
+	ErrInvalidCheckpoint = errors.New("invalid audit checkpoint")
+	// ErrPruneRefused: pruning stopped because the part of the log it
+	// would delete does not verify; deleting it would destroy the
+	// evidence. Nothing was deleted.
+	ErrPruneRefused = errors.New("audit log does not verify; not pruning")
 )

@@ -122,12 +122,14 @@ func NewRootCmd(f *Factory) *cobra.Command {
 
 	root.AddCommand(
 		newCmdKeys(f),
+		newCmdAudit(f),
 		newCmdTilesets(f),
 		newCmdScan(f, nil),
 		newCmdContext(f),
 		newCmdLogin(f, nil),
 		newCmdLogout(f, nil),
 		newCmdStatus(f, nil),
+		newCmdDash(f, nil),
 		newCmdVersion(f, nil),
 		newCmdCompletion(f, nil),
 	)

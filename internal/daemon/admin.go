@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mapwright/mapwright/internal/admin"
+	"github.com/mapwright/mapwright/internal/audit"
 	"github.com/mapwright/mapwright/internal/config"
 	"github.com/mapwright/mapwright/internal/logging"
 	"github.com/mapwright/mapwright/internal/metrics"
@@ -25,6 +26,10 @@ func (a *app) addAdmin(srv *Server, catalog *tiles.Catalog, reg *prometheus.Regi
 	if err != nil {
 		return err
 	}
+	signer, err := audit.LoadOrCreateSigner(a.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnsafeDataDir, err)
+	}
 	opts := admin.Options{
 		Keys:           a.keys,
 		Audit:          a.audit,
@@ -40,6 +45,7 @@ func (a *app) addAdmin(srv *Server, catalog *tiles.Catalog, reg *prometheus.Regi
 		StartedAt:      a.started,
 		AllowedHosts:   a.cfg.Admin.AllowedHosts,
 		AllowedCIDRs:   cidrs,
+		Checkpoints:    signer,
 	}
 
 	var tcp net.Listener
@@ -67,7 +73,10 @@ func (a *app) addAdmin(srv *Server, catalog *tiles.Catalog, reg *prometheus.Regi
 		}
 		return fmt.Errorf("admin socket: %w", err)
 	}
-	srv.Add("admin-socket", sock, api.UnixHandler(), nil).ConnContext = admin.ConnContext
+	// Audit streams never go idle: end them when the listeners drain.
+	unixSrv := srv.Add("admin-socket", sock, api.UnixHandler(), nil)
+	unixSrv.ConnContext = admin.ConnContext
+	unixSrv.RegisterOnShutdown(api.CloseStreams)
 	info.AdminSocket = a.cfg.Admin.Socket
 
 	if tcp != nil {
@@ -76,7 +85,7 @@ func (a *app) addAdmin(srv *Server, catalog *tiles.Catalog, reg *prometheus.Regi
 			tcp.Close()
 			return fmt.Errorf("%w: %w", errUsage, err)
 		}
-		srv.Add("admin", tcp, api.TCPHandler(), tlsConf)
+		srv.Add("admin", tcp, api.TCPHandler(), tlsConf).RegisterOnShutdown(api.CloseStreams)
 	}
 	return nil
 }

@@ -142,6 +142,8 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	}
 
 	go a.keys.Run(ctx)
+	pruner := &audit.Pruner{Log: a.audit, Store: a.store, Retention: cfg.Audit.Retention, Logger: logging.Sub(log, "audit")}
+	go pruner.Run(ctx)
 	aggDone := make(chan struct{})
 	go func() {
 		defer close(aggDone)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mapwright/mapwright/pkg/client"
 )
@@ -13,8 +14,8 @@ import (
 // API's limit.
 const LookupBatch = 1000
 
-// maxReasonLen bounds the revocation reason sent to the server.
-const maxReasonLen = 512
+// maxReasonLen bounds the revocation reason, the server's limit.
+const maxReasonLen = 500
 
 // API is the part of the admin API a scan uses. *client.Client implements
 // it; tests use fakes.
@@ -22,8 +23,10 @@ type API interface {
 	// LookupKeys reports the state of the keys with these token hashes,
 	// one result per hash, in order.
 	LookupKeys(ctx context.Context, hashes []string) (client.LookupResponse, error)
-	// RevokeKey revokes key id, keeping reason in the audit log.
-	RevokeKey(ctx context.Context, id, reason string) (client.RevokeResult, error)
+	// RevokeLeakedKey revokes key id as found exposed at location; the
+	// server records key.leak_revoked with the location and the reason
+	// "leaked: LOCATION".
+	RevokeLeakedKey(ctx context.Context, id, location string) (client.RevokeResult, error)
 }
 
 // Lookup asks the admin API for the status of every valid key of r, by hash
@@ -106,17 +109,28 @@ type Revocation struct {
 	Err error
 }
 
-// LeakReason is the revocation reason for a key found at loc.
+// leakPrefix starts the reason the server gives a leak revocation.
+const leakPrefix = "leaked: "
+
+// LeakReason is the revocation reason for a key found at loc, as the
+// server records it: "leaked: " and the location, shortened to the
+// server's limit on reasons.
 func LeakReason(loc Location) string {
-	reason := "leaked: " + loc.String()
+	reason := leakPrefix + loc.String()
 	if len(reason) > maxReasonLen {
-		reason = reason[:maxReasonLen-len("…")] + "…"
+		n := maxReasonLen - len("…")
+		// Cut at a character boundary, never inside a UTF-8 sequence.
+		for n > 0 && !utf8.RuneStart(reason[n]) {
+			n--
+		}
+		reason = reason[:n] + "…"
 	}
 	return reason
 }
 
-// Revoke revokes keys on the admin API, each with the reason LeakReason of
-// its first reported location, and marks the revoked ones. It tries every
+// Revoke revokes keys on the admin API as leaked, each at its first
+// reported location (recorded with the reason LeakReason), and marks the
+// revoked ones. It tries every
 // key even when one fails; the error joins the failures.
 func Revoke(ctx context.Context, api API, keys []*Key) ([]Revocation, error) {
 	out := make([]Revocation, 0, len(keys))
@@ -127,7 +141,7 @@ func Revoke(ctx context.Context, api API, keys []*Key) ([]Revocation, error) {
 			continue
 		}
 		rv := Revocation{Key: k, Reason: LeakReason(*loc)}
-		res, err := api.RevokeKey(ctx, k.ID, rv.Reason)
+		res, err := api.RevokeLeakedKey(ctx, k.ID, strings.TrimPrefix(rv.Reason, leakPrefix))
 		if err != nil {
 			rv.Err = err
 			errs = append(errs, fmt.Errorf("revoke key %s (%s): %w", k.ID, k.Redacted, err))

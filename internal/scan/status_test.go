@@ -40,14 +40,14 @@ func (f *fakeAPI) LookupKeys(_ context.Context, hashes []string) (client.LookupR
 	return out, nil
 }
 
-func (f *fakeAPI) RevokeKey(_ context.Context, id, reason string) (client.RevokeResult, error) {
+func (f *fakeAPI) RevokeLeakedKey(_ context.Context, id, location string) (client.RevokeResult, error) {
 	if id == f.failFor {
 		return client.RevokeResult{}, &client.APIError{Status: http.StatusForbidden, Problem: client.Problem{Title: "Forbidden"}}
 	}
 	if f.revoked == nil {
 		f.revoked = map[string]string{}
 	}
-	f.revoked[id] = reason
+	f.revoked[id] = "leaked: " + location
 	return client.RevokeResult{Key: client.Key{ID: id, State: "revoked"}}, nil
 }
 

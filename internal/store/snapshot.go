@@ -164,7 +164,8 @@ func schemaTables(version int) []Table {
 	switch version {
 	case 1:
 		return []Table{keys, events, head}
-	case 2:
+	case 2, 3:
+		// Version 3 added indexes only.
 		return []Table{keys, sessions, totp, events, head}
 	}
 	return nil
@@ -236,7 +237,10 @@ type RowSource interface {
 	// Next advances to the next row; false at the end or on error.
 	Next() bool
 	// Values returns the current row, one value per loaded column, typed
-	// as the columns' [ColumnType] says.
+	// as the columns' [ColumnType] says. The slice may be reused by the
+	// next call to Next, but the values in it (strings, byte slices) must
+	// stay as they are: a backend may hold on to several rows to write
+	// them at once.
 	Values() ([]any, error)
 	// Err returns the error that ended the rows, nil at a clean end.
 	Err() error

@@ -107,6 +107,12 @@ type Reader interface {
 	// rather than loading them all. An error from fn stops the scan and is
 	// returned.
 	ScanAudit(ctx context.Context, from, to int64, fn func(AuditEvent) error) error
+	// QueryAudit returns up to f.Limit events matching f in sequence order
+	// (descending with f.Descending) and the cursor of the next page: the
+	// last sequence of this page when more events match, else 0. A filter
+	// the store cannot act on (Until before Since, a negative cursor) is
+	// an error wrapping ErrInvalid.
+	QueryAudit(ctx context.Context, f AuditFilter) (events []AuditEvent, next int64, err error)
 }
 
 // Tx is a read-write transaction, valid only inside the fn given to
@@ -134,6 +140,11 @@ type Tx interface {
 	// the head's hash) and moves the head to it. A Seq that does not follow
 	// the head is an error wrapping ErrConflict.
 	AppendAudit(ctx context.Context, ev AuditEvent) error
+	// DeleteAuditBefore deletes every audit event whose Seq is below seq
+	// and returns how many it deleted; retention pruning uses it, after
+	// LockAuditHead in the same transaction. The head event can never be
+	// deleted: a seq above the head's is an error wrapping ErrInvalid.
+	DeleteAuditBefore(ctx context.Context, seq int64) (int64, error)
 }
 
 // KeyState is the lifecycle state of a key at a given time.
@@ -268,3 +279,23 @@ type AuditEvent struct {
 // Micro truncates t to the microsecond in UTC, the precision both backends
 // keep. Use it on every time handed to a Store.
 func Micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// AuditFilter selects events in [Reader.QueryAudit]. Zero fields do not
+// filter; every condition must hold.
+type AuditFilter struct {
+	// Since and Until bound the event time: Since <= Time < Until.
+	Since, Until time.Time
+	// Actor, Action, Target and Outcome match exactly.
+	Actor, Action, Target, Outcome string
+	// ActionPrefix matches actions that start with it byte for byte,
+	// such as "key." for every key event.
+	ActionPrefix string
+	// AfterSeq is the cursor: the next value returned by the previous
+	// page. Ascending, events with Seq > AfterSeq; descending, events
+	// with Seq < AfterSeq (when AfterSeq > 0).
+	AfterSeq int64
+	// Descending returns the newest events first.
+	Descending bool
+	// Limit caps the page; 0 means 100, and it is capped at 1000.
+	Limit int
+}

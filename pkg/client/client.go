@@ -118,6 +118,9 @@ type request struct {
 	body   any
 	// accept is the expected success statuses; empty: 200.
 	accept []int
+	// header holds extra request headers; an Accept here replaces the
+	// default application/json.
+	header http.Header
 	// auth: send the token or the session cookie. Login sends neither
 	// header: its body carries the key.
 	noAuth bool
@@ -152,6 +155,9 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 	hr.Header.Set("Accept", "application/json")
 	if req.body != nil {
 		hr.Header.Set("Content-Type", "application/json")
+	}
+	for name, vals := range req.header {
+		hr.Header[http.CanonicalHeaderKey(name)] = vals
 	}
 	if !req.noAuth {
 		if c.token != "" {

@@ -16,6 +16,12 @@
 //	POST   /admin/v1/keys/{id}/revoke        RevokeResult (keys:write)
 //	POST   /admin/v1/keys/{id}/totp          TOTPEnrollment (keys:write)
 //	POST   /admin/v1/keys/lookup             LookupResponse (keys:read)
+//	GET    /admin/v1/audit                   AuditPage    (audit:read)
+//	GET    /admin/v1/audit/stream            text/event-stream of AuditEvent (audit:read)
+//	POST   /admin/v1/audit/verify            AuditVerifyResult (audit:read)
+//	GET    /admin/v1/audit/checkpoint        Checkpoint   (audit:read)
+//	GET    /admin/v1/audit/export            JSON Lines or CSV stream (audit:read)
+//	POST   /admin/v1/audit/prune             AuditPruneResult (admin)
 //	POST   /admin/v1/sessions                Session + Set-Cookie
 //	DELETE /admin/v1/sessions                204
 //	GET    /admin/v1/tilesets                TilesetList  (tilesets:admin)

@@ -320,3 +320,39 @@ func numbersAsFloats(v any) any {
 	}
 	return v
 }
+
+func TestCSV(t *testing.T) {
+	cases := []struct {
+		name string
+		tty  bool
+		rows [][]string
+		want string
+	}{
+		{"empty result still has its header", false, nil, "a,b\n"},
+		{"quoting", false, [][]string{{"x,y", "say \"hi\"\nthen"}}, "a,b\n\"x,y\",\"say \"\"hi\"\"\nthen\"\n"},
+		{"pipe keeps control characters", false, [][]string{{"\x1b[31m", "z"}}, "a,b\n\x1b[31m,z\n"},
+		{"terminal replaces them", true, [][]string{{"\x1b[31m", "z"}}, "a,b\n\uFFFD[31m,z\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ios, _, out, _ := iostreams.Test()
+			ios.IsStdoutTTY = tc.tty
+			c := New(ios, FormatCSV).CSV("a", "b")
+			for _, r := range tc.rows {
+				if err := c.Row(r...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("got %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+	ios, _, _, _ := iostreams.Test()
+	if err := New(ios, FormatCSV).CSV("a", "b").Row("only one"); err == nil {
+		t.Error("a short row was written")
+	}
+}

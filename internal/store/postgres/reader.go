@@ -192,3 +192,32 @@ func (r reader) ScanAudit(ctx context.Context, from, to int64, fn func(store.Aud
 	}
 	return nil
 }
+
+// QueryAudit returns one page of events matching f. See store.Reader.
+func (r reader) QueryAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, int64, error) {
+	query, args, limit, err := sqlstore.QueryAuditQuery(dialect{}, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query audit log: %w", err)
+	}
+	rows, err := r.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query audit log: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []sqlstore.AuditRow
+	for rows.Next() {
+		var row sqlstore.AuditRow
+		if err := rows.Scan(row.Dest()...); err != nil {
+			return nil, 0, fmt.Errorf("query audit log: %w", mapErr(err))
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("query audit log: %w", mapErr(err))
+	}
+	evs, next, err := sqlstore.AuditPage(out, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query audit log: %w", err)
+	}
+	return evs, next, nil
+}

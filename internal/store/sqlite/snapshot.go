@@ -162,6 +162,14 @@ func (s *snapshot) ScanTable(ctx context.Context, name string, fn func(row []any
 	return nil
 }
 
+// Page cache sizes as PRAGMA cache_size takes them: negative numbers are
+// KiB. A restore uses a larger cache for its one connection, bounded so
+// that memory stays flat however large the database.
+const (
+	restoreCacheKiB = -65536
+	defaultCacheKiB = -2000
+)
+
 // Restore runs fn in one immediate transaction on an empty (or, with
 // opts.Force, emptied) database. See store.Store. The write lock is held
 // from the start, so no other process writes until it ends.
@@ -170,7 +178,22 @@ func (s *Store) Restore(ctx context.Context, opts store.RestoreOptions, fn func(
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer s.unlockWriter()
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	// A connection of its own, so that the bulk-load settings below apply
+	// to it alone and are undone before it goes back to the pool.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("restore: %w", mapErr(err))
+	}
+	defer conn.Close()
+	// A bulk load through the default 2 MB page cache spends most of its
+	// time spilling and re-reading index pages; multi-row INSERTs keep a
+	// statement journal, which belongs in memory (it holds the pages one
+	// statement changed).
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d; PRAGMA temp_store = MEMORY", restoreCacheKiB)); err != nil {
+		return fmt.Errorf("restore: %w", mapErr(err))
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d; PRAGMA temp_store = DEFAULT", defaultCacheKiB))
+	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("restore: begin transaction: %w", mapErr(err))
 	}
@@ -238,8 +261,18 @@ type restoreTx struct {
 	loaded map[string]bool
 }
 
-// LoadTable replaces the rows of a table with src's, through one prepared
-// statement. See store.RestoreTx.
+// anonymousParam writes plain ? parameters: the driver looks a numbered
+// parameter's name up in a list, which costs time quadratic in the number
+// of parameters of a multi-row INSERT.
+func anonymousParam(int) string { return "?" }
+
+// loadBatch is how many rows one INSERT statement carries: enough to
+// amortise the statement's overhead, far below SQLite's limit of 32766
+// parameters for any table.
+const loadBatch = 64
+
+// LoadTable replaces the rows of a table with src's, loadBatch rows per
+// prepared INSERT. See store.RestoreTx.
 func (r *restoreTx) LoadTable(ctx context.Context, table string, columns []string, src store.RowSource) (int64, error) {
 	t, err := sqlstore.CheckLoad(r.tables, r.loaded, table, columns)
 	if err != nil {
@@ -249,27 +282,55 @@ func (r *restoreTx) LoadTable(ctx context.Context, table string, columns []strin
 	if _, err := r.sqlTx.ExecContext(ctx, "DELETE FROM "+sqlstore.QuoteIdent(t.Name)); err != nil {
 		return 0, fmt.Errorf("load table %s: %w", table, mapErr(err))
 	}
-	stmt, err := r.sqlTx.PrepareContext(ctx, sqlstore.InsertQuery(t.Name, columns, dialect{}.Param))
+	full, err := r.sqlTx.PrepareContext(ctx, sqlstore.InsertRowsQuery(t.Name, columns, loadBatch, anonymousParam))
 	if err != nil {
 		return 0, fmt.Errorf("load table %s: %w", table, mapErr(err))
 	}
-	defer stmt.Close()
-	var n int64
+	defer full.Close()
+	args := make([]any, 0, loadBatch*len(columns))
+	var n, pending int64
+	flush := func() error {
+		if pending == 0 {
+			return nil
+		}
+		stmt := full
+		if pending < loadBatch {
+			// The last, short batch.
+			short, err := r.sqlTx.PrepareContext(ctx, sqlstore.InsertRowsQuery(t.Name, columns, int(pending), anonymousParam))
+			if err != nil {
+				return err
+			}
+			defer short.Close()
+			stmt = short
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		n += pending
+		pending, args = 0, args[:0]
+		return nil
+	}
 	for src.Next() {
 		row, err := src.Values()
 		if err != nil {
-			return n, fmt.Errorf("load table %s: row %d: %w", table, n+1, err)
+			return n, fmt.Errorf("load table %s: row %d: %w", table, n+pending+1, err)
 		}
 		if err := sqlstore.CheckRow(t, columns, row); err != nil {
-			return n, fmt.Errorf("load table %s: row %d: %w", table, n+1, err)
+			return n, fmt.Errorf("load table %s: row %d: %w", table, n+pending+1, err)
 		}
-		if _, err := stmt.ExecContext(ctx, row...); err != nil {
-			return n, fmt.Errorf("load table %s: row %d: %w", table, n+1, mapErr(err))
+		args = append(args, row...)
+		pending++
+		if pending == loadBatch {
+			if err := flush(); err != nil {
+				return n, fmt.Errorf("load table %s: rows %d to %d: %w", table, n+1, n+loadBatch, mapErr(err))
+			}
 		}
-		n++
 	}
 	if err := src.Err(); err != nil {
 		return n, fmt.Errorf("load table %s: %w", table, err)
+	}
+	if err := flush(); err != nil {
+		return n, fmt.Errorf("load table %s: the last %d rows: %w", table, pending, mapErr(err))
 	}
 	return n, nil
 }

@@ -251,3 +251,23 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// DeleteAuditBefore deletes the events below seq. See store.Tx.
+func (t *tx) DeleteAuditBefore(ctx context.Context, seq int64) (int64, error) {
+	head, err := t.AuditHead(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delete audit events before %d: %w", seq, err)
+	}
+	if seq > head.Seq {
+		return 0, fmt.Errorf("delete audit events before %d: the head is %d and must stay: %w", seq, head.Seq, store.ErrInvalid)
+	}
+	res, err := t.q.ExecContext(ctx, sqlstore.DeleteAuditBeforeQuery(dialect{}), seq)
+	if err != nil {
+		return 0, fmt.Errorf("delete audit events before %d: %w", seq, mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete audit events before %d: %w", seq, mapErr(err))
+	}
+	return n, nil
+}

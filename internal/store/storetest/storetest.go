@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Keys", keyTests},
 		{"List", listTests},
 		{"Audit", auditTests},
+		{"AuditQuery", auditQueryTests},
 		{"Store", storeTests},
 		{"Sessions", sessionTests},
 	}

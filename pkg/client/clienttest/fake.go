@@ -72,6 +72,15 @@ type Fake struct {
 	nextKey  int
 	nextSess int
 	requests []Request
+
+	// The audit log (see audit.go): events oldest first, the head's
+	// sequence, the hash the last prune cut at, a channel closed at
+	// every append, and one closed to end the open streams.
+	audit      []client.AuditEvent
+	auditHead  int64
+	auditCut   string
+	auditWake  chan struct{}
+	streamEnds chan struct{}
 }
 
 type credential struct {
@@ -217,12 +226,22 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.requests = append(f.requests, Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body,
 	})
 	path := r.URL.Path
+	if path == "/admin/v1/audit/stream" && r.Method == http.MethodGet {
+		// A stream outlives the request lock: it takes the lock only to
+		// read the log.
+		ok := f.allowed(w, r, "audit:read")
+		f.mu.Unlock()
+		if ok {
+			f.streamAudit(w, r)
+		}
+		return
+	}
+	defer f.mu.Unlock()
 	switch {
 	case path == "/livez" && r.Method == http.MethodGet:
 		w.WriteHeader(http.StatusOK)
@@ -270,6 +289,16 @@ func (f *Fake) route(method, path string) (handler, string, bool) {
 		return f.listTilesets, "tilesets:admin", true
 	case path == "/metrics" && method == http.MethodGet:
 		return f.metrics, "metrics:read", true
+	case path == "/admin/v1/audit" && method == http.MethodGet:
+		return f.listAudit, "audit:read", true
+	case path == "/admin/v1/audit/verify" && method == http.MethodPost:
+		return f.verifyAudit, "audit:read", true
+	case path == "/admin/v1/audit/checkpoint" && method == http.MethodGet:
+		return f.auditCheckpoint, "audit:read", true
+	case path == "/admin/v1/audit/export" && method == http.MethodGet:
+		return f.exportAudit, "audit:read", true
+	case path == "/admin/v1/audit/prune" && method == http.MethodPost:
+		return f.pruneAudit, "admin", true
 	}
 	rest, ok := strings.CutPrefix(path, "/admin/v1/keys/")
 	if !ok || rest == "" {
@@ -518,6 +547,8 @@ func (f *Fake) createKey(w http.ResponseWriter, _ *http.Request, body []byte) {
 		}
 	}
 	k := f.newKey(req)
+	f.appendAudit(client.AuditEvent{Actor: "unix:1000(test)", Action: "key.create", Target: k.ID,
+		Details: map[string]string{"name": k.Name, "kind": k.Kind}})
 	writeJSON(w, http.StatusCreated, k)
 }
 
@@ -599,6 +630,8 @@ func (f *Fake) rotate(w http.ResponseWriter, old *client.Key, body []byte) {
 	old.ExpiresAt = &end
 	old.ReplacedBy = nk.ID
 	old.State = f.state(old)
+	f.appendAudit(client.AuditEvent{Actor: "unix:1000(test)", Action: "key.rotate", Target: old.ID,
+		Details: map[string]string{"new_key": nk.ID, "grace": grace.String()}})
 	writeJSON(w, http.StatusCreated, client.RotatedKey{Key: nk.Key, Token: nk.Token, OldExpiresAt: &end})
 }
 
@@ -610,6 +643,10 @@ func (f *Fake) revoke(w http.ResponseWriter, k *client.Key, body []byte) {
 			return
 		}
 	}
+	if req.Leaked && strings.TrimSpace(req.Location) == "" {
+		problem(w, http.StatusBadRequest, "location is required with leaked: true")
+		return
+	}
 	if k.RevokedAt != nil {
 		k.State = "revoked"
 		writeJSON(w, http.StatusOK, client.RevokeResult{Key: *k, AlreadyRevoked: true})
@@ -619,7 +656,15 @@ func (f *Fake) revoke(w http.ResponseWriter, k *client.Key, body []byte) {
 	k.RevokedAt = &now
 	k.RevokedBy = "unix:1000(test)"
 	k.RevokeReason = req.Reason
+	action := "key.revoke"
+	details := map[string]string{"reason": req.Reason}
+	if req.Leaked {
+		k.RevokeReason = "leaked: " + req.Location
+		action = "key.leak_revoked"
+		details = map[string]string{"reason": k.RevokeReason, "location": req.Location}
+	}
 	k.State = "revoked"
+	f.appendAudit(client.AuditEvent{Actor: "unix:1000(test)", Action: action, Target: k.ID, Details: details})
 	writeJSON(w, http.StatusOK, client.RevokeResult{Key: *k})
 }
 

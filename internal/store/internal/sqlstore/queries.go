@@ -1,7 +1,11 @@
 package sqlstore
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/mapwright/mapwright/internal/store"
 )
@@ -115,4 +119,82 @@ func ScanAudit(from, to int64, batch func(from, to int64, limit int) ([]AuditRow
 		from = rows[len(rows)-1].Seq + 1
 	}
 	return nil
+}
+
+// QueryAuditQuery builds the query of one QueryAudit page. It selects one
+// row more than the page so that the caller knows whether a next page
+// exists; limit is the page size.
+func QueryAuditQuery(d Dialect, f store.AuditFilter) (query string, args []any, limit int, err error) {
+	if f.AfterSeq < 0 {
+		return "", nil, 0, fmt.Errorf("negative audit cursor %d: %w", f.AfterSeq, store.ErrInvalid)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return "", nil, 0, fmt.Errorf("audit filter until %s is before since %s: %w",
+			f.Until.UTC().Format(time.RFC3339), f.Since.UTC().Format(time.RFC3339), store.ErrInvalid)
+	}
+	a := NewArgs(d)
+	var conds []string
+	if !f.Since.IsZero() {
+		conds = append(conds, "time >= "+a.Bind(Micros(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, "time < "+a.Bind(Micros(f.Until)))
+	}
+	for _, c := range []struct{ col, val string }{
+		{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}, {"outcome", f.Outcome},
+	} {
+		if c.val != "" {
+			conds = append(conds, c.col+" = "+a.Bind(c.val))
+		}
+	}
+	if f.ActionPrefix != "" {
+		// substr counts characters in both backends; LIKE would need
+		// escaping of "_" (common in action names) and is case-blind in
+		// SQLite.
+		n := utf8.RuneCountInString(f.ActionPrefix)
+		conds = append(conds, "substr(action, 1, "+strconv.Itoa(n)+") = "+a.Bind(f.ActionPrefix))
+	}
+	order := "ASC"
+	if f.Descending {
+		order = "DESC"
+		if f.AfterSeq > 0 {
+			conds = append(conds, "seq < "+a.Bind(f.AfterSeq))
+		}
+	} else if f.AfterSeq > 0 {
+		conds = append(conds, "seq > "+a.Bind(f.AfterSeq))
+	}
+	limit = Limit(f.Limit)
+	var b strings.Builder
+	b.WriteString("SELECT " + AuditColumns + " FROM audit_events")
+	if len(conds) > 0 {
+		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
+	}
+	b.WriteString(" ORDER BY seq " + order + " LIMIT " + a.Bind(limit+1))
+	return b.String(), a.Values(), limit, nil
+}
+
+// AuditPage trims the extra row QueryAuditQuery asked for and returns the
+// cursor of the next page: the last sequence of this page, or 0 when no
+// row follows.
+func AuditPage(rows []AuditRow, limit int) ([]store.AuditEvent, int64, error) {
+	var next int64
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[len(rows)-1].Seq
+	}
+	out := make([]store.AuditEvent, 0, len(rows))
+	for i := range rows {
+		ev, err := rows[i].Event()
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, ev)
+	}
+	return out, next, nil
+}
+
+// DeleteAuditBeforeQuery deletes the events below the sequence bound at
+// the single argument.
+func DeleteAuditBeforeQuery(d Dialect) string {
+	return "DELETE FROM audit_events WHERE seq < " + d.Param(1)
 }

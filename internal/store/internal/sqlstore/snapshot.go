@@ -54,6 +54,33 @@ func InsertQuery(table string, columns []string, param func(int) string) string 
 	return "INSERT INTO " + QuoteIdent(table) + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(params, ", ") + ")"
 }
 
+// InsertRowsQuery inserts rows rows of columns into table in one
+// statement, with parameters numbered row by row.
+func InsertRowsQuery(table string, columns []string, rows int, param func(int) string) string {
+	cols := make([]string, len(columns))
+	for i, c := range columns {
+		cols[i] = QuoteIdent(c)
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + QuoteIdent(table) + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	n := 0
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range columns {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			n++
+			b.WriteString(param(n))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
 // NormalizeValue converts a value as a driver returned it for column c
 // into the Go type c.Type stands for (nil stays nil), or fails when the
 // stored value has another type: a snapshot must not carry a value a
