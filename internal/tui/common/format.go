@@ -119,9 +119,6 @@ func Seconds(v float64) string {
 	return strconv.FormatFloat(v, 'f', 2, 64) + "s"
 }
 
-// List joins values with ", ", or returns empty when there are none.
-func List(values []string) string { return strings.Join(values, ", ") }
-
 // OrDash returns s, or "-" when s is empty.
 func OrDash(s string) string {
 	if s == "" {

@@ -21,8 +21,6 @@ import (
 const (
 	MetricRequests = "mapwright_http_requests_total"
 	MetricDuration = "mapwright_http_request_duration_seconds"
-	MetricLoaded   = "mapwright_tilesets_loaded"
-	MetricFailed   = "mapwright_tilesets_failed"
 )
 
 // Listener is the listener whose traffic is drawn: tiles, not the admin API
