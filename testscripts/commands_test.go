@@ -36,6 +36,7 @@ import (
 //	envfrom NAME FILE                  export the trimmed contents of FILE as $NAME
 //	demotileset DIR                    write the bundled countries.pmtiles into DIR
 //	clientca DIR                       write a client CA and a client certificate (mutual TLS)
+//	truncatefile SRC DST               copy the first half of SRC to DST (a damaged file)
 //	sleep DURATION                     pause (a Go duration)
 //	jsonenv NAME FILE FIELD            export a top-level string field of the JSON object in FILE as $NAME
 //	sqlexec DB SQL...                  run statements on the SQLite file DB (as someone with write access
@@ -54,6 +55,14 @@ func commands(t *testing.T) map[string]func(ts *testscript.TestScript, neg bool,
 			ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
 		},
 		"clientca": cmdClientCA,
+		"truncatefile": func(ts *testscript.TestScript, neg bool, args []string) {
+			if neg || len(args) != 2 {
+				ts.Fatalf("usage: truncatefile SRC DST")
+			}
+			b, err := os.ReadFile(ts.MkAbs(args[0]))
+			ts.Check(err)
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), b[:len(b)/2], 0o600))
+		},
 		"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 			if neg || len(args) != 1 {
 				ts.Fatalf("usage: sleep DURATION")

@@ -39,6 +39,12 @@ type Catalog interface {
 	Reload(ctx context.Context) error
 }
 
+// BackupStreamer answers POST /admin/v1/backups with a plaintext backup
+// stream, attributing it to actor; backup.Handler implements it.
+type BackupStreamer interface {
+	Serve(w http.ResponseWriter, r *http.Request, actor string)
+}
+
 // Options configure the admin API. Keys, Audit, Store, Catalog and Sessions
 // are required.
 type Options struct {
@@ -79,6 +85,9 @@ type Options struct {
 	// AllowedCIDRs are the client networks the TCP handler accepts. Empty:
 	// every TCP request is refused.
 	AllowedCIDRs []netip.Prefix
+	// Backups streams a snapshot for POST /admin/v1/backups (see
+	// backup.Handler); without it that route answers 503.
+	Backups BackupStreamer
 	// Checkpoints signs the answers of GET /admin/v1/audit/checkpoint
 	// (audit.LoadOrCreateSigner); without it that route answers 503.
 	Checkpoints *audit.Signer

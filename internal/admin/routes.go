@@ -45,6 +45,8 @@ func routeTable() []route {
 		{http.MethodGet, "/admin/v1/audit/export", keys.ScopeAuditRead, authKey, (*Admin).exportAudit},
 		{http.MethodPost, "/admin/v1/audit/prune", keys.ScopeAdmin, authKey, (*Admin).pruneAudit},
 
+		{http.MethodPost, "/admin/v1/backups", keys.ScopeBackupCreate, authKey, (*Admin).createBackup},
+
 		{http.MethodPost, "/admin/v1/sessions", "", authLogin, (*Admin).login},
 		{http.MethodDelete, "/admin/v1/sessions", "", authKey, (*Admin).logout},
 

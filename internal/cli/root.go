@@ -123,6 +123,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(
 		newCmdKeys(f),
 		newCmdAudit(f),
+		newCmdBackup(f),
 		newCmdTilesets(f),
 		newCmdScan(f, nil),
 		newCmdContext(f),

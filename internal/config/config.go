@@ -71,6 +71,34 @@ type Config struct {
 	// Server holds the HTTP server timeouts and limits, applied to every
 	// listener.
 	Server ServerTimeouts `mapstructure:"server" yaml:"server"`
+
+	// Backup configures scheduled backups, off by default.
+	Backup BackupConfig `mapstructure:"backup" yaml:"backup"`
+}
+
+// BackupConfig is the backup section: scheduled, encrypted backups written
+// by the daemon itself. The daemon holds only public keys, never anything
+// that decrypts its backups.
+type BackupConfig struct {
+	// Schedule is the interval between backups (backup.schedule, env
+	// MAPWRIGHT_BACKUP_SCHEDULE); 0, the default, turns scheduled backups
+	// off. At least one minute.
+	Schedule time.Duration `mapstructure:"schedule" yaml:"schedule"`
+	// Dir receives the backup files (backup.dir, env MAPWRIGHT_BACKUP_DIR;
+	// default DATA_DIR/backups).
+	Dir string `mapstructure:"dir" yaml:"dir"`
+	// Recipients are the age X25519 public keys ("age1...") backups are
+	// encrypted to (backup.recipients, env MAPWRIGHT_BACKUP_RECIPIENTS);
+	// required when Schedule is set.
+	Recipients []string `mapstructure:"recipients" yaml:"recipients"`
+	// KeepLast, KeepDaily, KeepWeekly and KeepMonthly prune the backup
+	// directory after each backup: the N newest backups, and the newest of
+	// each of the last N days, weeks and months (backup.keep_last, ...,
+	// env MAPWRIGHT_BACKUP_KEEP_LAST, ...). All zero keeps every backup.
+	KeepLast    int `mapstructure:"keep_last" yaml:"keep_last"`
+	KeepDaily   int `mapstructure:"keep_daily" yaml:"keep_daily"`
+	KeepWeekly  int `mapstructure:"keep_weekly" yaml:"keep_weekly"`
+	KeepMonthly int `mapstructure:"keep_monthly" yaml:"keep_monthly"`
 }
 
 // TilesConfig is the tiles section.
@@ -319,15 +347,19 @@ func (c *Config) resolve(env map[string]string) {
 		if c.Admin.Socket == "" {
 			c.Admin.Socket = filepath.Join(c.DataDir, "admin.sock")
 		}
+		if c.Backup.Dir == "" {
+			c.Backup.Dir = filepath.Join(c.DataDir, "backups")
+		}
 	}
 	// Other paths may be relative ("--tls-cert cert.pem"): they are made
 	// absolute now, so the daemon's later working directory cannot change
 	// their meaning and logs show where they point.
-	for _, p := range []*string{&c.Tiles.Dir, &c.Admin.Socket, &c.Admin.ClientCA, &c.Listen.TLSCert, &c.Listen.TLSKey} {
+	for _, p := range []*string{&c.Tiles.Dir, &c.Admin.Socket, &c.Backup.Dir, &c.Admin.ClientCA, &c.Listen.TLSCert, &c.Listen.TLSKey} {
 		*p = absPath(expandHome(*p, home))
 	}
 
 	c.Tiles.Public = trimList(c.Tiles.Public)
+	c.Backup.Recipients = trimList(c.Backup.Recipients)
 	c.Admin.AllowedCIDRs = trimList(c.Admin.AllowedCIDRs)
 	c.Admin.AllowedHosts = trimList(c.Admin.AllowedHosts)
 	if len(c.Admin.AllowedHosts) == 0 && c.Admin.Addr != "" {

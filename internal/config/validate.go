@@ -156,6 +156,27 @@ func (c Config) Validate() error {
 		addf("audit.retention", "must be >= 0 (0 keeps events forever), got %s", c.Audit.Retention)
 	}
 
+	// backup
+	switch {
+	case c.Backup.Schedule < 0:
+		addf("backup.schedule", "must be >= 0 (0 turns scheduled backups off), got %s", c.Backup.Schedule)
+	case c.Backup.Schedule > 0 && c.Backup.Schedule < time.Minute:
+		addf("backup.schedule", "must be at least 1m, got %s", c.Backup.Schedule)
+	case c.Backup.Schedule > 0 && len(c.Backup.Recipients) == 0:
+		addf("backup.recipients", "required with backup.schedule: the age public keys (age1...) backups are encrypted to")
+	}
+	for _, r := range c.Backup.Recipients {
+		if !strings.HasPrefix(r, "age1") {
+			addf("backup.recipients", "%q is not an age X25519 public key (age1...); the daemon never holds a passphrase", r)
+		}
+	}
+	for name, n := range map[string]int{"backup.keep_last": c.Backup.KeepLast, "backup.keep_daily": c.Backup.KeepDaily,
+		"backup.keep_weekly": c.Backup.KeepWeekly, "backup.keep_monthly": c.Backup.KeepMonthly} {
+		if n < 0 {
+			addf(name, "must be >= 0, got %d", n)
+		}
+	}
+
 	// keys
 	if c.Keys.CacheSize < 0 {
 		addf("keys.cache_size", "must be >= 0 (0 disables the cache), got %d", c.Keys.CacheSize)

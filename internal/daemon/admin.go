@@ -10,6 +10,7 @@ import (
 
 	"github.com/mapwright/mapwright/internal/admin"
 	"github.com/mapwright/mapwright/internal/audit"
+	"github.com/mapwright/mapwright/internal/backup"
 	"github.com/mapwright/mapwright/internal/config"
 	"github.com/mapwright/mapwright/internal/logging"
 	"github.com/mapwright/mapwright/internal/metrics"
@@ -46,6 +47,13 @@ func (a *app) addAdmin(srv *Server, catalog *tiles.Catalog, reg *prometheus.Regi
 		AllowedHosts:   a.cfg.Admin.AllowedHosts,
 		AllowedCIDRs:   cidrs,
 		Checkpoints:    signer,
+		Backups: backup.NewHandler(backup.HandlerOptions{
+			Store:            a.store,
+			DataDir:          a.cfg.DataDir,
+			MapwrightVersion: version.String(),
+			OnSnapshot:       backup.AuditHook(a.audit, a.store, logging.Sub(a.log, "backup")),
+			Logger:           logging.Sub(a.log, "backup"),
+		}),
 	}
 
 	var tcp net.Listener

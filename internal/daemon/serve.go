@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mapwright/mapwright/internal/audit"
+	"github.com/mapwright/mapwright/internal/backup"
 	"github.com/mapwright/mapwright/internal/certs"
 	"github.com/mapwright/mapwright/internal/config"
 	"github.com/mapwright/mapwright/internal/logging"
@@ -144,6 +145,25 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	go a.keys.Run(ctx)
 	pruner := &audit.Pruner{Log: a.audit, Store: a.store, Retention: cfg.Audit.Retention, Logger: logging.Sub(log, "audit")}
 	go pruner.Run(ctx)
+	if cfg.Backup.Schedule > 0 {
+		sched := &backup.Scheduler{
+			Interval:   cfg.Backup.Schedule,
+			Dir:        cfg.Backup.Dir,
+			Recipients: cfg.Backup.Recipients,
+			Keep: backup.KeepPolicy{Last: cfg.Backup.KeepLast, Daily: cfg.Backup.KeepDaily,
+				Weekly: cfg.Backup.KeepWeekly, Monthly: cfg.Backup.KeepMonthly},
+			Store:            a.store,
+			DataDir:          cfg.DataDir,
+			Audit:            a.audit,
+			MapwrightVersion: version.String(),
+			Logger:           logging.Sub(log, "backup"),
+		}
+		go func() {
+			if err := sched.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("scheduled backups stopped", logging.KeyErr, err)
+			}
+		}()
+	}
 	aggDone := make(chan struct{})
 	go func() {
 		defer close(aggDone)
