@@ -9,8 +9,7 @@ import (
 	"time"
 )
 
-// KeepPolicy says which backups of a directory to keep, as restic's
-// forget does. Each rule keeps, walking from the newest backup to the
+// KeepPolicy says which backups of a directory to keep. Each rule keeps, walking from the newest backup to the
 // oldest, the newest backup of each of its next N periods that hold a
 // backup (for Last, each backup is its own period). A backup any rule
 // keeps is kept; the rest are removed. A negative N keeps every period.

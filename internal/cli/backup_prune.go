@@ -40,8 +40,8 @@ func newCmdBackupPrune(f *Factory, runF func(context.Context, *backupPruneOption
 	cmd := &cobra.Command{
 		Use:   "prune --dir DIR [--keep-last N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--dry-run]",
 		Short: "Remove the backups of a directory that no keep rule keeps",
-		Long: `Remove old backups from a backup directory, keeping those the rules keep
-(as restic's forget does): --keep-last N keeps the N newest; --keep-daily
+		Long: `Remove old backups from a backup directory, keeping those the rules keep:
+--keep-last N keeps the N newest; --keep-daily
 N the newest backup of each of the last N days that have one; likewise
 --keep-weekly (ISO weeks) and --keep-monthly. Days, weeks and months are
 in UTC. A backup any rule keeps is kept; -1 keeps every period. At least
