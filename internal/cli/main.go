@@ -11,8 +11,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/mapwright/mapwright/internal/backup"
 	"github.com/mapwright/mapwright/internal/cli/contexts"
 	"github.com/mapwright/mapwright/internal/cli/iostreams"
+	"github.com/mapwright/mapwright/internal/store"
 	"github.com/mapwright/mapwright/pkg/client"
 )
 
@@ -82,7 +84,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitNotFound
 	case client.IsUnauthorized(err), client.IsForbidden(err):
 		return exitNotAllowed
-	case client.IsConflict(err), errors.Is(err, contexts.ErrExists):
+	case client.IsConflict(err), errors.Is(err, contexts.ErrExists), errors.Is(err, store.ErrNotEmpty), errors.Is(err, backup.ErrKeyConflict):
 		return exitConflict
 	}
 	return exitFailure

@@ -69,7 +69,8 @@ EXIT STATUS
   4    not allowed: missing, bad or expired credentials (HTTP 401), or
        a key without the needed scope (HTTP 403)
   5    conflict: the operation clashes with the current state (HTTP 409),
-       such as rotating a revoked key
+       such as rotating a revoked key, or restoring a backup into a
+       database that holds rows (without --force)
   130  interrupted (SIGINT or SIGTERM)`
 
 // NewRootCmd builds the mwctl command tree on f.
