@@ -157,6 +157,9 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 			Audit:            a.audit,
 			MapwrightVersion: version.String(),
 			Logger:           logging.Sub(log, "backup"),
+			OnRun: func(r backup.RunResult) {
+				m.BackupRun(r.Err == nil, r.Start.Add(r.Duration))
+			},
 		}
 		go func() {
 			if err := sched.Run(ctx); err != nil && ctx.Err() == nil {

@@ -73,6 +73,12 @@ type Metrics struct {
 	BuildInfo *prometheus.GaugeVec
 	// AuditEvents counts audit events appended, by action.
 	AuditEvents *prometheus.CounterVec
+	// Backups counts scheduled backup runs by outcome ("success",
+	// "failure").
+	Backups *prometheus.CounterVec
+	// BackupLastSuccess is the Unix time of the last successful scheduled
+	// backup (0 until one succeeds): alert when it grows old.
+	BackupLastSuccess prometheus.Gauge
 
 	keyCache  CacheCounter
 	tileCache CacheCounter
@@ -140,11 +146,21 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "audit_events_total",
 			Help:      "Audit events appended, by action.",
 		}, []string{"action"}),
+		Backups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "backups_total",
+			Help:      "Scheduled backup runs, by outcome.",
+		}, []string{"outcome"}),
+		BackupLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "backup_last_success_timestamp_seconds",
+			Help:      "Unix time of the last successful scheduled backup, 0 before the first.",
+		}),
 	}
 	reg.MustRegister(
 		m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.RateLimited,
 		m.KeyMisuse, m.CacheLookups, m.StoreLatency, m.TilesetsLoaded,
-		m.TilesetsFailed, m.BuildInfo, m.AuditEvents,
+		m.TilesetsFailed, m.BuildInfo, m.AuditEvents, m.Backups, m.BackupLastSuccess,
 	)
 	m.keyCache = m.newCacheCounter(CacheKeyVerify)
 	m.tileCache = m.newCacheCounter(CacheTileDirectory)
@@ -152,6 +168,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	// shows 0 rather than "no data" before the first event.
 	m.RateLimited.WithLabelValues(ScopeKey)
 	m.RateLimited.WithLabelValues(ScopeIP)
+	m.Backups.WithLabelValues("success")
+	m.Backups.WithLabelValues("failure")
 	return m
 }
 
@@ -171,6 +189,16 @@ func (m *Metrics) ObserveStore(op string, start time.Time) {
 // AuditEvent counts one appended audit event.
 func (m *Metrics) AuditEvent(action string) {
 	m.AuditEvents.WithLabelValues(action).Inc()
+}
+
+// BackupRun records one scheduled backup run ending at t.
+func (m *Metrics) BackupRun(ok bool, t time.Time) {
+	if !ok {
+		m.Backups.WithLabelValues("failure").Inc()
+		return
+	}
+	m.Backups.WithLabelValues("success").Inc()
+	m.BackupLastSuccess.Set(float64(t.Unix()))
 }
 
 // SetTilesets publishes the result of a catalog load.

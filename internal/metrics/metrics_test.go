@@ -31,6 +31,8 @@ func exercised(t *testing.T) (*prometheus.Registry, *Metrics) {
 	m.SetTilesets(4, 1)
 	m.SetBuildInfo("1.2.3", "sqlite")
 	m.AuditEvent("key.create")
+	m.BackupRun(true, time.Unix(1_700_000_000, 0))
+	m.BackupRun(false, time.Unix(1_700_000_600, 0))
 	return reg, m
 }
 
@@ -49,18 +51,26 @@ func TestEveryMetricIsExposed(t *testing.T) {
 		"mapwright_auth_failures_total", "mapwright_rate_limited_total", "mapwright_key_misuse_total",
 		"mapwright_cache_lookups_total", "mapwright_store_latency_seconds", "mapwright_tilesets_loaded",
 		"mapwright_tilesets_failed", "mapwright_build_info", "mapwright_audit_events_total",
+		"mapwright_backups_total", "mapwright_backup_last_success_timestamp_seconds",
 	} {
 		if !got[name] {
 			t.Errorf("%s not exposed", name)
 		}
 	}
-	if n := len(got); n != 11 {
-		t.Errorf("%d metric families, want 11", n)
+	if n := len(got); n != 13 {
+		t.Errorf("%d metric families, want 13", n)
 	}
 }
 
 func TestValues(t *testing.T) {
 	reg, m := exercised(t)
+	// A failed run counts but keeps the time of the last success.
+	if v := testutil.ToFloat64(m.Backups.WithLabelValues("failure")); v != 1 {
+		t.Errorf("failed backups %v", v)
+	}
+	if v := testutil.ToFloat64(m.BackupLastSuccess); v != 1_700_000_000 {
+		t.Errorf("last successful backup %v", v)
+	}
 	if v := testutil.ToFloat64(m.CacheLookups.WithLabelValues(CacheKeyVerify, "hit")); v != 1 {
 		t.Errorf("key cache hits %v", v)
 	}
