@@ -5,14 +5,13 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mapwright/mapwright/internal/secretfile"
 	"github.com/mapwright/mapwright/internal/store"
 )
 
@@ -62,10 +61,8 @@ type Signer struct {
 // error wrapping [ErrKeyInvalid] or [ErrKeyPermissions].
 func LoadOrCreateSigner(dataDir string) (*Signer, error) {
 	path := filepath.Join(dataDir, CheckpointKeyFileName)
-	seed, err := readSecretFile("checkpoint key", path)
-	if errors.Is(err, fs.ErrNotExist) {
-		seed, err = createSecretFile("checkpoint key", dataDir, path)
-	}
+	seed, err := secretfile.Kind{Label: "checkpoint key", Invalid: ErrKeyInvalid, Permissions: ErrKeyPermissions}.
+		ReadOrCreate(dataDir, path)
 	if err != nil {
 		return nil, err
 	}

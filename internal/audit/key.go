@@ -1,30 +1,21 @@
 package audit
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"runtime"
 
+	"github.com/mapwright/mapwright/internal/secretfile"
 	"github.com/mapwright/mapwright/internal/store"
 )
 
 // KeySize is the length of the audit HMAC key in bytes.
-const KeySize = 32
+const KeySize = secretfile.Size
 
 // KeyFileName is the audit key's file name inside the data directory.
 const KeyFileName = "audit.key"
-
-// maxKeyFileSize bounds what is read from the key file: the valid content
-// is 65 bytes, so anything much larger is not a key file.
-const maxKeyFileSize = 1024
 
 // LoadOrCreateKey returns the audit key stored in dataDir/audit.key.
 //
@@ -80,111 +71,9 @@ func loadOrCreateKey(dataDir string, mustExist bool, missing string) ([]byte, er
 	return createKeyFile(dataDir, path)
 }
 
-func readKeyFile(path string) ([]byte, error) { return readSecretFile("audit key", path) }
+// auditKeyFile is the audit key's kind of secret file.
+var auditKeyFile = secretfile.Kind{Label: "audit key", Invalid: ErrKeyInvalid, Permissions: ErrKeyPermissions}
 
-// readSecretFile reads a file holding 32 bytes as hexadecimal, as
-// documented for the audit key; label names the file in errors.
-func readSecretFile(label, path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", label, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %s %s: %w", label, path, err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s %s is not a regular file: %w", label, path, ErrKeyInvalid)
-	}
-	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s %s has mode %04o; run: chmod 0600 %s: %w",
-			label, path, info.Mode().Perm(), path, ErrKeyPermissions)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", label, path, err)
-	}
-	if len(raw) > maxKeyFileSize {
-		return nil, fmt.Errorf("%s %s is larger than a key file: %w", label, path, ErrKeyInvalid)
-	}
-	text := bytes.TrimSpace(raw)
-	if len(text) != hex.EncodedLen(KeySize) {
-		return nil, fmt.Errorf("%s %s holds %d characters, want %d hexadecimal digits: %w",
-			label, path, len(text), hex.EncodedLen(KeySize), ErrKeyInvalid)
-	}
-	key := make([]byte, KeySize)
-	if _, err := hex.Decode(key, text); err != nil {
-		return nil, fmt.Errorf("%s %s is not hexadecimal: %w", label, path, ErrKeyInvalid)
-	}
-	return key, nil
-}
+func readKeyFile(path string) ([]byte, error) { return auditKeyFile.Read(path) }
 
-func createKeyFile(dataDir, path string) ([]byte, error) {
-	return createSecretFile("audit key", dataDir, path)
-}
-
-// createSecretFile writes 32 random bytes to path, which must not exist,
-// in the format readSecretFile reads, and returns them; label names the
-// file in errors.
-func createSecretFile(label, dataDir, path string) ([]byte, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory for %s: %w", label, err)
-	}
-	key := make([]byte, KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("generate %s: %w", label, err)
-	}
-	tmp, err := os.CreateTemp(dataDir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", label, err)
-	}
-	tmpName := tmp.Name()
-	// The temporary name is removed in every case: after a successful link
-	// the key lives on under its final name.
-	defer os.Remove(tmpName)
-	if err := writeKey(tmp, key); err != nil {
-		return nil, fmt.Errorf("write %s %s: %w", label, path, err)
-	}
-	// A hard link fails when the target exists, unlike a rename, so a key
-	// written concurrently by another process is never replaced.
-	if err := os.Link(tmpName, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readSecretFile(label, path)
-		}
-		return nil, fmt.Errorf("install %s %s: %w", label, path, err)
-	}
-	syncDir(dataDir)
-	return key, nil
-}
-
-func writeKey(f *os.File, key []byte) error {
-	// CreateTemp already uses 0600; Chmod makes that independent of it.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	text := make([]byte, hex.EncodedLen(len(key))+1)
-	hex.Encode(text, key)
-	text[len(text)-1] = '\n'
-	if _, err := f.Write(text); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir makes the new directory entry durable where the platform allows;
-// failure is not fatal because the key itself was already synced.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
-}
+func createKeyFile(dataDir, path string) ([]byte, error) { return auditKeyFile.Create(dataDir, path) }

@@ -1,30 +1,21 @@
 package sessions
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"runtime"
 
+	"github.com/mapwright/mapwright/internal/secretfile"
 	"github.com/mapwright/mapwright/internal/store"
 )
 
 // KeySize is the length of the session key in bytes.
-const KeySize = 32
+const KeySize = secretfile.Size
 
 // KeyFileName is the session key's file name inside the data directory.
 const KeyFileName = "session.key"
-
-// maxKeyFileSize bounds what is read from the key file: the valid content
-// is 65 bytes.
-const maxKeyFileSize = 1024
 
 // LoadOrCreateKey returns the session key stored in dataDir/session.key.
 //
@@ -69,98 +60,9 @@ func loadOrCreateKey(dataDir string, mustExist bool, why string) ([]byte, error)
 	return createKeyFile(dataDir, path)
 }
 
-func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open session key: %w", err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat session key %s: %w", path, err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("session key %s is not a regular file: %w", path, ErrKeyInvalid)
-	}
-	if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("session key %s has mode %04o; run: chmod 0600 %s: %w",
-			path, info.Mode().Perm(), path, ErrKeyPermissions)
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read session key %s: %w", path, err)
-	}
-	if len(raw) > maxKeyFileSize {
-		return nil, fmt.Errorf("session key %s is larger than a key file: %w", path, ErrKeyInvalid)
-	}
-	text := bytes.TrimSpace(raw)
-	if len(text) != hex.EncodedLen(KeySize) {
-		return nil, fmt.Errorf("session key %s holds %d characters, want %d hexadecimal digits: %w",
-			path, len(text), hex.EncodedLen(KeySize), ErrKeyInvalid)
-	}
-	key := make([]byte, KeySize)
-	if _, err := hex.Decode(key, text); err != nil {
-		return nil, fmt.Errorf("session key %s is not hexadecimal: %w", path, ErrKeyInvalid)
-	}
-	return key, nil
-}
+// sessionKeyFile is the session key's kind of secret file.
+var sessionKeyFile = secretfile.Kind{Label: "session key", Invalid: ErrKeyInvalid, Permissions: ErrKeyPermissions}
 
-func createKeyFile(dataDir, path string) ([]byte, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory for session key: %w", err)
-	}
-	key := make([]byte, KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("generate session key: %w", err)
-	}
-	tmp, err := os.CreateTemp(dataDir, ".session.key.*")
-	if err != nil {
-		return nil, fmt.Errorf("create session key: %w", err)
-	}
-	tmpName := tmp.Name()
-	// After a successful link the key lives on under its final name.
-	defer os.Remove(tmpName)
-	if err := writeKey(tmp, key); err != nil {
-		return nil, fmt.Errorf("write session key %s: %w", path, err)
-	}
-	// A hard link fails when the target exists, unlike a rename, so a key
-	// written meanwhile by another process is never replaced.
-	if err := os.Link(tmpName, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readKeyFile(path)
-		}
-		return nil, fmt.Errorf("install session key %s: %w", path, err)
-	}
-	syncDir(dataDir)
-	return key, nil
-}
+func readKeyFile(path string) ([]byte, error) { return sessionKeyFile.Read(path) }
 
-func writeKey(f *os.File, key []byte) error {
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	text := make([]byte, hex.EncodedLen(len(key))+1)
-	hex.Encode(text, key)
-	text[len(text)-1] = '\n'
-	if _, err := f.Write(text); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir makes the new directory entry durable where the platform allows;
-// the key itself was already synced, so failure is not fatal.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
-}
+func createKeyFile(dataDir, path string) ([]byte, error) { return sessionKeyFile.Create(dataDir, path) }
