@@ -104,7 +104,7 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	if err != nil {
 		return fmt.Errorf("public listener: %w", err)
 	}
-	srv.Add("public", ln, public, certs.ServerTLSConfig(cert))
+	srv.Add("public", ln, public, certs.ServerTLSConfig(cert)).ConnContext = server.ConnContext
 	info.PublicAddr = ln.Addr().String()
 	if cfg.Listen.HTTPAddr != "" {
 		hln, err := net.Listen("tcp", cfg.Listen.HTTPAddr)
@@ -114,7 +114,7 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 		}
 		log.Warn("plain HTTP listener enabled: keys and tiles cross it unencrypted; only use it behind a TLS-terminating proxy",
 			logging.KeyAddr, hln.Addr().String())
-		srv.Add("http", hln, public, nil)
+		srv.Add("http", hln, public, nil).ConnContext = server.ConnContext
 		info.HTTPAddr = hln.Addr().String()
 	}
 

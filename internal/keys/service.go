@@ -135,8 +135,15 @@ func (s *Service) Verify(ctx context.Context, token string) (*store.Key, error) 
 	if _, err := apikey.Parse(token); err != nil {
 		return nil, malformed(err)
 	}
-	h := apikey.Hash(token)
-	now := s.now()
+	return s.VerifyHashAt(ctx, apikey.Hash(token), s.now())
+}
+
+// VerifyHashAt is [Service.Verify] for a token the caller has already
+// checked with apikey.Parse and hashed with apikey.Hash, judged at now
+// rather than at a fresh reading of the clock. The public tile server uses
+// it: it checks and hashes tokens itself, so that it can remember them for
+// a connection, and passes the request's start time.
+func (s *Service) VerifyHashAt(ctx context.Context, h [32]byte, now time.Time) (*store.Key, error) {
 	nowNS := now.UnixNano()
 	if e, ok := s.pos.get(&h, nowNS); ok {
 		return s.admit(e, now)

@@ -95,10 +95,8 @@ type target struct {
 //     unknown tileset answers 401, not 404, to unauthenticated callers).
 //  2. A client network with too many recent failures: 429 before any
 //     lookup.
-//  3. Secret key (mpw_sk_, checked with apikey.Parse): 403, counted as
-//     misuse, never looked up. Malformed token: 401 before any lookup (by
-//     apikey.Parse here for secret-looking tokens, inside Verify for the
-//     others).
+//  3. Malformed token (apikey.Parse): 401 before any lookup. Secret key
+//     (mpw_sk_): 403, counted as misuse, never looked up.
 //  4. Verification: unknown 401; revoked, expired, not yet valid 403.
 //  5. For a public tileset an authentic key suffices (its rate limit
 //     still applies); the key's restrictions guard keyed tilesets only,
@@ -127,28 +125,25 @@ func (s *server) authorize(ctx context.Context, r *http.Request, st *reqState, c
 		}
 	}
 	st.token = c.token
-	// A secret key is refused, and counted as misuse, without any lookup.
-	// A public-looking token goes straight to Verify, which refuses a
-	// malformed one before any lookup (see KeyVerifier), so the checksum is
-	// computed once per request.
-	if strings.HasPrefix(c.token, apikey.Secret.Prefix()) || s.keys == nil {
-		kind, err := apikey.Parse(c.token)
-		switch {
-		case err != nil:
-			s.credentialFailure(ctx, st, ReasonMalformed, "")
-			return nil, denial{status: http.StatusUnauthorized, code: probInvalidKey,
-				detail: "the API key is malformed", challenge: bearerInvalidChallenge}
-		case kind == apikey.Secret:
-			s.misuse(ctx, r, st)
-			return nil, denial{status: http.StatusForbidden, code: probSecretKey,
-				detail: "a secret key (mpw_sk_) was sent to the public tile server; secret keys must never be used in a browser or an app: rotate it"}
-		default: // a well-formed public key and no key service
-			s.credentialFailure(ctx, st, ReasonUnknown, "")
-			return nil, denial{status: http.StatusUnauthorized, code: probInvalidKey,
-				detail: "unknown API key", challenge: bearerInvalidChallenge}
-		}
+	// The format is checked (and the token hashed) once per request, or
+	// once per connection for a repeated key (see ConnContext); a
+	// malformed token and a secret key are refused without any lookup.
+	kind, hash, err := tokenHash(ctx, c.token)
+	switch {
+	case err != nil:
+		s.credentialFailure(ctx, st, ReasonMalformed, "")
+		return nil, denial{status: http.StatusUnauthorized, code: probInvalidKey,
+			detail: "the API key is malformed", challenge: bearerInvalidChallenge}
+	case kind == apikey.Secret:
+		s.misuse(ctx, r, st)
+		return nil, denial{status: http.StatusForbidden, code: probSecretKey,
+			detail: "a secret key (mpw_sk_) was sent to the public tile server; secret keys must never be used in a browser or an app: rotate it"}
+	case s.keys == nil:
+		s.credentialFailure(ctx, st, ReasonUnknown, "")
+		return nil, denial{status: http.StatusUnauthorized, code: probInvalidKey,
+			detail: "unknown API key", challenge: bearerInvalidChallenge}
 	}
-	key, err := s.keys.Verify(ctx, c.token)
+	key, err := s.keys.VerifyHashAt(ctx, hash, st.start)
 	if err != nil {
 		return nil, s.verifyFailure(ctx, st, key, err)
 	}
@@ -193,9 +188,6 @@ func (s *server) verifyFailure(ctx context.Context, st *reqState, key *store.Key
 		id = key.ID
 	}
 	switch {
-	case errors.Is(err, keys.ErrMalformed):
-		s.credentialFailure(ctx, st, ReasonMalformed, "")
-		return denial{status: http.StatusUnauthorized, code: probInvalidKey, detail: "the API key is malformed", challenge: bearerInvalidChallenge}
 	case errors.Is(err, keys.ErrUnknownKey):
 		s.credentialFailure(ctx, st, ReasonUnknown, "")
 		return denial{status: http.StatusUnauthorized, code: probInvalidKey, detail: "unknown API key", challenge: bearerInvalidChallenge}

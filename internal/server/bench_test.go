@@ -101,14 +101,19 @@ func benchHandler(b *testing.B, size int) (http.Handler, string) {
 	return h, iss.Token
 }
 
+// benchRequest is a browser's tile request on a keep-alive connection of
+// the public listener (so with the connection's key memo, see ConnContext).
+func benchRequest(target string) *http.Request {
+	r := newRequest("GET", target)
+	r = r.WithContext(ConnContext(r.Context(), nil))
+	r.RemoteAddr = "203.0.113.9:50000"
+	r.Header.Set("Origin", "https://maps.example.com")
+	r.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	return r
+}
+
 func benchTile(b *testing.B, h http.Handler, target string, parallel bool) {
-	newReq := func() *http.Request {
-		r := newRequest("GET", target)
-		r.RemoteAddr = "203.0.113.9:50000"
-		r.Header.Set("Origin", "https://maps.example.com")
-		r.Header.Set("Accept-Encoding", "gzip, deflate, br")
-		return r
-	}
+	newReq := func() *http.Request { return benchRequest(target) }
 	once := &discardWriter{h: http.Header{}}
 	h.ServeHTTP(once, newReq())
 	if once.status != http.StatusOK {
@@ -178,14 +183,7 @@ func BenchmarkTileKeyedVsPublic(b *testing.B) {
 
 func benchKeyedVsPublic(b *testing.B, size int) {
 	h, tok := benchHandler(b, size)
-	mk := func(target string) *http.Request {
-		r := newRequest("GET", target)
-		r.RemoteAddr = "203.0.113.9:50000"
-		r.Header.Set("Origin", "https://maps.example.com")
-		r.Header.Set("Accept-Encoding", "gzip, deflate, br")
-		return r
-	}
-	pub, keyed := mk("/v1/tiles/pub/12/2200/1343.mvt"), mk("/v1/tiles/keyed/12/2200/1343.mvt?key="+tok)
+	pub, keyed := benchRequest("/v1/tiles/pub/12/2200/1343.mvt"), benchRequest("/v1/tiles/keyed/12/2200/1343.mvt?key="+tok)
 	w := &discardWriter{h: make(http.Header, 16)}
 	run := func(r *http.Request, n int) time.Duration {
 		start := processCPU()

@@ -99,18 +99,24 @@ type fakeKeys struct {
 	calls int
 }
 
-func (f *fakeKeys) Verify(_ context.Context, token string) (*store.Key, error) {
+func (f *fakeKeys) VerifyHashAt(_ context.Context, hash [32]byte, now time.Time) (*store.Key, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	if _, err := apikey.Parse(token); err != nil {
-		return nil, &keys.MalformedError{Cause: err}
+	if now.IsZero() {
+		// The handler passes the request's start; a zero time would judge
+		// every key at year 1.
+		return nil, errors.New("fakeKeys: VerifyHashAt without a time")
 	}
-	if err, ok := f.errs[token]; ok {
-		return f.keys[token], err
+	for token := range f.keys {
+		if apikey.Hash(token) == hash {
+			return f.keys[token], f.errs[token]
+		}
 	}
-	if k, ok := f.keys[token]; ok {
-		return k, nil
+	for token, err := range f.errs {
+		if apikey.Hash(token) == hash {
+			return nil, err
+		}
 	}
 	return nil, keys.ErrUnknownKey
 }

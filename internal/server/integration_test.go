@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mapwright/mapwright/internal/audit"
@@ -296,4 +299,78 @@ func fixtureDir(t *testing.T) string {
 	}
 	t.Skip("shared fixtures not found beside the module root")
 	return ""
+}
+
+// TestIntegrationConnectionMemo sends keys over one keep-alive HTTP/2
+// connection, whose memo remembers the last well-formed key: the memo must
+// never let a revoked, malformed or secret key through, nor mix up keys.
+func TestIntegrationConnectionMemo(t *testing.T) {
+	rs := newRealStack(t, nil)
+	a := rs.issue(t, keys.IssueRequest{Name: "a"})
+	b := rs.issue(t, keys.IssueRequest{Name: "b", Tilesets: []string{"sat"}})
+	secret := rs.issue(t, keys.IssueRequest{Kind: apikey.Secret, Name: "ci", Scopes: []string{keys.ScopeKeysRead}})
+
+	var conns atomic.Int32
+	ts := httptest.NewUnstartedServer(rs.h)
+	ts.Config.ConnContext = ConnContext
+	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	defer ts.Close()
+	client := ts.Client()
+
+	get := func(path, token string) int {
+		t.Helper()
+		r, err := http.NewRequest("GET", ts.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("%s: protocol %s, want HTTP/2", path, resp.Proto)
+		}
+		return resp.StatusCode
+	}
+	// The same key differing in its last character: the checksum fails.
+	last := "A"
+	if strings.HasSuffix(a.Token, last) {
+		last = "B"
+	}
+	mangled := a.Token[:len(a.Token)-1] + last
+	steps := []struct {
+		name, path, token string
+		want              int
+	}{
+		{"first use", "/v1/tiles/roads/0/0/0.mvt", a.Token, 200},
+		{"repeat", "/v1/tiles/roads/3/4/2.mvt", a.Token, 200},
+		{"malformed after a good key", "/v1/tiles/roads/0/0/0.mvt", mangled, 401},
+		{"other key's restrictions", "/v1/tiles/roads/0/0/0.mvt", b.Token, 403},
+		{"other key allowed", "/v1/tiles/sat/0/0/0.png", b.Token, 200},
+		{"first key again", "/v1/tiles/roads/0/0/0.mvt", a.Token, 200},
+		{"secret key", "/v1/tiles/roads/0/0/0.mvt", secret.Token, 403},
+	}
+	for _, s := range steps {
+		if got := get(s.path, s.token); got != s.want {
+			t.Errorf("%s: status %d, want %d", s.name, got, s.want)
+		}
+	}
+	if _, _, err := rs.svc.Revoke(context.Background(), a.Key.ID, "test", keys.Actor{Name: "unix:1000(test)"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := get("/v1/tiles/roads/0/0/0.mvt", a.Token); got != 403 {
+		t.Errorf("revoked key on the connection that remembers it: status %d, want 403", got)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want every request on one", n)
+	}
 }

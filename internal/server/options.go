@@ -111,16 +111,17 @@ type Tilesets interface {
 	Names() []string
 }
 
-// KeyVerifier checks an API key token. The key service implements it: it
-// returns the stored key, or an error matching one of keys.ErrMalformed,
+// KeyVerifier finds and judges an API key by its token's hash. The key
+// service implements it. The handler checks each token's format with
+// apikey.Parse itself (a malformed token is refused before any lookup, a
+// secret key is refused as misuse and never looked up) and passes the
+// apikey.Hash of a well-formed public token with the request's start time.
+// VerifyHashAt returns the stored key, or an error matching one of
 // keys.ErrUnknownKey, keys.ErrRevoked, keys.ErrExpired or
-// keys.ErrNotYetValid; any other error is treated as the store being
-// unavailable (503, fail closed). A token that apikey.Parse rejects must be
-// refused with keys.ErrMalformed before any lookup: the handler relies on
-// that rather than checking the checksum twice. Secret-prefixed tokens never
-// reach Verify.
+// keys.ErrNotYetValid (judged at now); any other error is treated as the
+// store being unavailable (503, fail closed).
 type KeyVerifier interface {
-	Verify(ctx context.Context, token string) (*store.Key, error)
+	VerifyHashAt(ctx context.Context, hash [32]byte, now time.Time) (*store.Key, error)
 }
 
 // MisuseRecorder is told about secret keys presented on the public listener.
