@@ -5,6 +5,8 @@
 #
 #   scripts/loadtest.sh [DURATION] [CONNECTIONS] [THREADS]     (defaults: 20s 64 2)
 #
+# Each of the eight runs lasts DURATION.
+#
 # Needs wrk (Debian package wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,13 +50,19 @@ end
 LUA
 done
 
+# Each scheme runs public, keyed, keyed, public, so that neither mode always
+# meets a cold or a warm daemon; the keyed/public line divides the sums.
 run() {
 	echo "== $1"
-	wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$work/$3.lua" "$2" |
-		grep -E 'Requests/sec|Transfer/sec|99%|Non-2xx|Socket errors|requests in'
+	wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$work/$3.lua" "$2" | tee "$work/wrk.out" |
+		grep -E 'Requests/sec|99%|Non-2xx|Socket errors|requests in'
+	awk '/Requests\/sec/ {print $2}' "$work/wrk.out" >>"$work/$4.$3"
 }
-run "HTTPS (TLS 1.3), keyed" "https://127.0.0.1:$tls_port" keyed
-run "HTTPS (TLS 1.3), public" "https://127.0.0.1:$tls_port" public
-run "plain HTTP, keyed" "http://127.0.0.1:$http_port" keyed
-run "plain HTTP, public" "http://127.0.0.1:$http_port" public
+for scheme in tls http; do
+	url="https://127.0.0.1:$tls_port" name="HTTPS (TLS 1.3)"
+	[ "$scheme" = http ] && url="http://127.0.0.1:$http_port" name="plain HTTP"
+	for mode in public keyed keyed public; do run "$name, $mode" "$url" "$mode" "$scheme"; done
+	awk -v n="$name" 'NR==FNR {p += $1; next} {k += $1} END {printf "== %s: keyed/public requests per second %.3f\n", n, k/p}' \
+		"$work/$scheme.public" "$work/$scheme.keyed"
+done
 echo "== daemon peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"
