@@ -50,9 +50,15 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 	}
 	a.keys = keys.New(st, a.audit, keys.Options{
 		CacheSize: cfg.Keys.CacheSize,
-		CacheTTL:  cfg.Keys.CacheTTL,
-		Logger:    logging.Sub(log, "keys"),
+		CacheTTL:    cfg.Keys.CacheTTL,
+		OutageGrace: cfg.Keys.OutageGrace,
+		Logger:      logging.Sub(log, "keys"),
 	})
+	if _, ok := st.(store.KeyWatcher); ok {
+		// Other replicas change keys too: until the watcher listens, cached
+		// answers are trusted only briefly.
+		a.keys.Watching(false, nil)
+	}
 	sessionKey, err := sessions.OpenKey(ctx, cfg.DataDir, st)
 	if err != nil {
 		st.Close()

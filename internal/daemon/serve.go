@@ -22,6 +22,7 @@ import (
 	"github.com/mapwright/mapwright/internal/logging"
 	"github.com/mapwright/mapwright/internal/metrics"
 	"github.com/mapwright/mapwright/internal/server"
+	"github.com/mapwright/mapwright/internal/store"
 	"github.com/mapwright/mapwright/internal/tiles"
 	"github.com/mapwright/mapwright/internal/version"
 )
@@ -70,6 +71,14 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
 	m.SetBuildInfo(version.String(), a.store.Backend())
+	reg.MustRegister(metrics.KeyCacheCollectors(
+		func() float64 { return float64(a.keys.StaleServed()) },
+		func() float64 {
+			if a.keys.ReceivingNotices() {
+				return 1
+			}
+			return 0
+		})...)
 
 	catalog := tiles.Open(cfg.Tiles.Dir, logging.Sub(log, "tiles"))
 	defer catalog.Close()
@@ -143,6 +152,13 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	}
 
 	go a.keys.Run(ctx)
+	if w, ok := a.store.(store.KeyWatcher); ok {
+		go func() {
+			if err := w.WatchKeys(ctx, a.keys); err != nil {
+				log.Error("key change notices stopped", logging.KeyErr, err)
+			}
+		}()
+	}
 	pruner := &audit.Pruner{Log: a.audit, Store: a.store, Retention: cfg.Audit.Retention, Logger: logging.Sub(log, "audit")}
 	go pruner.Run(ctx)
 	if cfg.Backup.Schedule > 0 {

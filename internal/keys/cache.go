@@ -31,6 +31,7 @@ type cacheShard[V any] struct {
 type cacheSlot[V any] struct {
 	hash    [32]byte
 	val     V
+	loaded  int64 // Unix nanoseconds: when val was read from the store
 	expires int64 // Unix nanoseconds
 	live    bool
 	used    atomic.Bool
@@ -53,8 +54,9 @@ func newCache[V any](size int) *cache[V] {
 
 func (c *cache[V]) shard(h *[32]byte) *cacheShard[V] { return &c.shards[h[0]%cacheShards] }
 
-// get returns the live, unexpired value stored under h.
-func (c *cache[V]) get(h *[32]byte, now int64) (V, bool) {
+// get returns the live value stored under h if it has not expired at now
+// and was loaded at or after minLoaded.
+func (c *cache[V]) get(h *[32]byte, now, minLoaded int64) (V, bool) {
 	s := c.shard(h)
 	s.mu.RLock()
 	i, ok := s.index[*h]
@@ -64,7 +66,7 @@ func (c *cache[V]) get(h *[32]byte, now int64) (V, bool) {
 		return zero, false
 	}
 	slot := &s.slots[i]
-	if now >= slot.expires {
+	if now >= slot.expires || slot.loaded < minLoaded {
 		s.mu.RUnlock()
 		var zero V
 		return zero, false
@@ -77,6 +79,20 @@ func (c *cache[V]) get(h *[32]byte, now int64) (V, bool) {
 	return v, true
 }
 
+// getStale returns the live value stored under h, expired or not, if it
+// was loaded at or after minLoaded: the last answer the store gave, for
+// when the store cannot answer now.
+func (c *cache[V]) getStale(h *[32]byte, minLoaded int64) (V, bool) {
+	s := c.shard(h)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if i, ok := s.index[*h]; ok && s.slots[i].loaded >= minLoaded {
+		return s.slots[i].val, true
+	}
+	var zero V
+	return zero, false
+}
+
 // generation returns the invalidation generation of h's shard, to pass to
 // put after loading.
 func (c *cache[V]) generation(h *[32]byte) uint64 {
@@ -86,8 +102,8 @@ func (c *cache[V]) generation(h *[32]byte) uint64 {
 	return s.gen
 }
 
-// put stores v under h until expires (now is the current time), unless h's shard was invalidated
-// since gen was read. It evicts an expired, removed or not recently used
+// put stores v under h, loaded at now, until expires, unless h's shard was
+// invalidated since gen was read. It evicts an expired, removed or not recently used
 // entry when the shard is full.
 func (c *cache[V]) put(h *[32]byte, v V, now, expires int64, gen uint64) {
 	s := c.shard(h)
@@ -97,12 +113,12 @@ func (c *cache[V]) put(h *[32]byte, v V, now, expires int64, gen uint64) {
 		return
 	}
 	if i, ok := s.index[*h]; ok {
-		s.fill(i, h, v, expires)
+		s.fill(i, h, v, now, expires)
 		return
 	}
 	if len(s.slots) < s.limit {
 		s.slots = append(s.slots, cacheSlot[V]{})
-		s.fill(len(s.slots)-1, h, v, expires)
+		s.fill(len(s.slots)-1, h, v, now, expires)
 		return
 	}
 	// CLOCK: clear reference bits until an entry without one turns up; at
@@ -115,17 +131,18 @@ func (c *cache[V]) put(h *[32]byte, v V, now, expires int64, gen uint64) {
 			if slot.live {
 				delete(s.index, slot.hash)
 			}
-			s.fill(victim, h, v, expires)
+			s.fill(victim, h, v, now, expires)
 			return
 		}
 		slot.used.Store(false)
 	}
 }
 
-func (s *cacheShard[V]) fill(i int, h *[32]byte, v V, expires int64) {
+func (s *cacheShard[V]) fill(i int, h *[32]byte, v V, loaded, expires int64) {
 	slot := &s.slots[i]
 	slot.hash = *h
 	slot.val = v
+	slot.loaded = loaded
 	slot.expires = expires
 	slot.live = true
 	slot.used.Store(false)

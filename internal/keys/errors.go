@@ -21,6 +21,9 @@ var (
 	ErrExpired = errors.New("API key expired")
 	// ErrNotYetValid: the key's not-before time is still in the future.
 	ErrNotYetValid = errors.New("API key not yet valid")
+	// ErrStoreUnavailable: the key could not be checked because the store
+	// did not answer (and no recent answer for it was cached).
+	ErrStoreUnavailable = errors.New("key store unavailable")
 
 	// ErrNotFound: no key with that ID. It also matches store.ErrNotFound.
 	ErrNotFound error = notFoundError{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ var (
 type faultStore struct {
 	store.Store
 	byHash     atomic.Int64
+	failLookup atomic.Bool
 	failAppend atomic.Bool
 	failTouch  atomic.Bool
 	// onLoad, when set, runs after GetKeyByHash read the row and before it
@@ -37,6 +39,9 @@ type faultStore struct {
 
 func (f *faultStore) GetKeyByHash(ctx context.Context, h [32]byte) (store.Key, error) {
 	f.byHash.Add(1)
+	if f.failLookup.Load() {
+		return store.Key{}, fmt.Errorf("get key by hash: %w: injected outage", store.ErrUnavailable)
+	}
 	k, err := f.Store.GetKeyByHash(ctx, h)
 	if hook := f.onLoad.Load(); hook != nil {
 		(*hook)()

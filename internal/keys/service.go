@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,12 @@ const (
 	DefaultCacheSize     = 10000
 	DefaultCacheTTL      = 30 * time.Second
 	DefaultFlushInterval = time.Minute
+	DefaultUnwatchedTTL  = time.Second
+	DefaultLookupTimeout = 2 * time.Second
+	// storeRetryDelay is how long lookups fail at once after the store
+	// failed one, so an outage costs requests no wait and the store,
+	// coming back, no stampede.
+	storeRetryDelay = 500 * time.Millisecond
 )
 
 // ActorSystem is the actor of changes Mapwright makes on its own, such as
@@ -46,6 +53,20 @@ type Options struct {
 	// process) is seen when its notification calls Invalidate, and within
 	// CacheTTL even if that notification is lost. 0 means DefaultCacheTTL.
 	CacheTTL time.Duration
+	// UnwatchedTTL bounds the age of a cached answer while change notices
+	// from other processes may be missed (see [Service.Watching]): a short
+	// TTL, so a missed revocation cannot keep a key alive for long. 0 means
+	// DefaultUnwatchedTTL.
+	UnwatchedTTL time.Duration
+	// OutageGrace is how long after the store last vouched for a key that
+	// key keeps being accepted while the store cannot answer: an outage of
+	// the database does not stop traffic from keys already verified. Keys
+	// the cache does not hold fail with [ErrStoreUnavailable]. 0 fails
+	// closed at once.
+	OutageGrace time.Duration
+	// LookupTimeout bounds one lookup in the store; 0 means
+	// DefaultLookupTimeout.
+	LookupTimeout time.Duration
 	// FlushInterval is how often [Service.Run] writes last-used times and
 	// records expiries; 0 means DefaultFlushInterval.
 	FlushInterval time.Duration
@@ -64,12 +85,24 @@ type Actor struct {
 
 // Service manages keys in one store. It is safe for concurrent use.
 type Service struct {
-	st       store.Store
-	log      *audit.Log
-	now      func() time.Time
-	ttl      int64
-	interval time.Duration
-	logger   *slog.Logger
+	st            store.Store
+	log           *audit.Log
+	now           func() time.Time
+	ttl           int64
+	unwatchedTTL  int64
+	grace         int64
+	lookupTimeout time.Duration
+	interval      time.Duration
+	logger        *slog.Logger
+
+	// unwatched is set while change notices may be missed.
+	unwatched atomic.Bool
+	// downUntil (Unix nanoseconds) is when lookups may try the store again
+	// after it failed one.
+	downUntil atomic.Int64
+	// staleServed counts verifications answered from the cache during an
+	// outage, beyond the cache TTL.
+	staleServed atomic.Uint64
 
 	pos   *cache[*entry]
 	neg   *cache[struct{}]
@@ -103,19 +136,28 @@ func New(st store.Store, log *audit.Log, opts Options) *Service {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = DefaultFlushInterval
 	}
+	if opts.UnwatchedTTL <= 0 {
+		opts.UnwatchedTTL = DefaultUnwatchedTTL
+	}
+	if opts.LookupTimeout <= 0 {
+		opts.LookupTimeout = DefaultLookupTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		st:       st,
-		log:      log,
-		now:      opts.Now,
-		ttl:      int64(opts.CacheTTL),
-		interval: opts.FlushInterval,
-		logger:   opts.Logger,
-		pos:      newCache[*entry](opts.CacheSize),
-		neg:      newCache[struct{}](opts.NegativeCacheSize),
-		used:     lastUsed{pending: map[string]time.Time{}, marked: map[string]int64{}},
+		st:            st,
+		log:           log,
+		now:           opts.Now,
+		ttl:           int64(opts.CacheTTL),
+		unwatchedTTL:  int64(opts.UnwatchedTTL),
+		grace:         int64(max(opts.OutageGrace, 0)),
+		lookupTimeout: opts.LookupTimeout,
+		interval:      opts.FlushInterval,
+		logger:        opts.Logger,
+		pos:           newCache[*entry](opts.CacheSize),
+		neg:           newCache[struct{}](opts.NegativeCacheSize),
+		used:          lastUsed{pending: map[string]time.Time{}, marked: map[string]int64{}},
 	}
 }
 
@@ -145,17 +187,30 @@ func (s *Service) Verify(ctx context.Context, token string) (*store.Key, error) 
 // a connection, and passes the request's start time.
 func (s *Service) VerifyHashAt(ctx context.Context, h [32]byte, now time.Time) (*store.Key, error) {
 	nowNS := now.UnixNano()
-	if e, ok := s.pos.get(&h, nowNS); ok {
+	minLoaded := int64(math.MinInt64)
+	if s.unwatched.Load() {
+		minLoaded = nowNS - s.unwatchedTTL
+	}
+	if e, ok := s.pos.get(&h, nowNS, minLoaded); ok {
 		return s.admit(e, now)
 	}
-	if _, ok := s.neg.get(&h, nowNS); ok {
+	if _, ok := s.neg.get(&h, nowNS, minLoaded); ok {
 		return nil, ErrUnknownKey
 	}
-	e, err := s.load(ctx, h)
-	if err != nil {
-		return nil, err
+	e, err := s.load(ctx, h, nowNS)
+	if err == nil {
+		return s.admit(e, s.now())
 	}
-	return s.admit(e, s.now())
+	if s.grace > 0 && errors.Is(err, ErrStoreUnavailable) {
+		// The store cannot answer: the last answer it gave for this key
+		// stands for OutageGrace. Only keys it vouched for: an unknown
+		// token fails closed.
+		if e, ok := s.pos.getStale(&h, nowNS-s.grace); ok {
+			s.staleServed.Add(1)
+			return s.admit(e, now)
+		}
+	}
+	return nil, err
 }
 
 // admit checks the key's state and notes its use.
@@ -178,14 +233,18 @@ func (s *Service) admit(e *entry, now time.Time) (*store.Key, error) {
 }
 
 // load reads the key for h from the store, once for many concurrent
-// callers, and caches the answer.
-func (s *Service) load(ctx context.Context, h [32]byte) (*entry, error) {
+// callers, and caches the answer. Shortly after the store failed a lookup
+// it fails at once (see storeRetryDelay).
+func (s *Service) load(ctx context.Context, h [32]byte, nowNS int64) (*entry, error) {
+	if nowNS < s.downUntil.Load() {
+		return nil, fmt.Errorf("verify key: %w: retrying shortly", ErrStoreUnavailable)
+	}
 	v, err, _ := s.loads.Do(string(h[:]), func() (any, error) {
 		return s.loadNow(ctx, h)
 	})
 	// The shared load ran under the first caller's context; if that caller
 	// gave up, the others should not fail with its cancellation.
-	if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) {
 		return s.loadNow(ctx, h)
 	}
 	if err != nil {
@@ -196,14 +255,21 @@ func (s *Service) load(ctx context.Context, h [32]byte) (*entry, error) {
 
 func (s *Service) loadNow(ctx context.Context, h [32]byte) (*entry, error) {
 	posGen, negGen := s.pos.generation(&h), s.neg.generation(&h)
-	k, err := s.st.GetKeyByHash(ctx, h)
+	lookupCtx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
+	k, err := s.st.GetKeyByHash(lookupCtx, h)
+	cancel()
 	now := s.now().UnixNano()
 	if errors.Is(err, store.ErrNotFound) {
 		s.neg.put(&h, struct{}{}, now, now+s.ttl, negGen)
 		return nil, ErrUnknownKey
 	}
 	if err != nil {
-		return nil, fmt.Errorf("verify key: look up hash: %w", err)
+		if ctx.Err() != nil {
+			// The caller gave up; that says nothing about the store.
+			return nil, fmt.Errorf("verify key: look up hash: %w", ctx.Err())
+		}
+		s.downUntil.Store(now + int64(storeRetryDelay))
+		return nil, fmt.Errorf("verify key: %w: look up hash: %w", ErrStoreUnavailable, err)
 	}
 	e := &entry{key: k}
 	e.minute.Store(-1)
@@ -218,6 +284,47 @@ func (s *Service) Invalidate(h [32]byte) {
 	s.pos.remove(&h)
 	s.neg.remove(&h)
 }
+
+// KeyChanged drops the cached answer for the key with token hash h,
+// another process having changed it. It implements store.KeyWatch.
+func (s *Service) KeyChanged(h [32]byte) { s.Invalidate(h) }
+
+// AllKeysChanged drops every cached answer. It implements store.KeyWatch.
+func (s *Service) AllKeysChanged() { s.InvalidateAll() }
+
+// Watching tells the Service whether it receives every change other
+// processes make to keys. It implements store.KeyWatch. While it may miss
+// some, cached answers are trusted for Options.UnwatchedTTL only; when
+// notices resume, every cached answer is dropped, since those sent in
+// between are lost. A Service starts out watching (a store no other
+// process writes to needs no notices); call Watching(false, nil) before
+// starting a watcher.
+func (s *Service) Watching(ok bool, err error) {
+	if ok {
+		s.InvalidateAll()
+		if s.unwatched.Swap(false) {
+			s.logger.Info("receiving key change notices")
+		}
+		return
+	}
+	was := s.unwatched.Swap(true)
+	switch {
+	case err == nil:
+	case !was:
+		s.logger.Warn("key change notices lost: cached keys are rechecked in the database until they resume",
+			slog.Duration("recheck_after", time.Duration(s.unwatchedTTL)), slog.String("err", err.Error()))
+	default:
+		s.logger.Debug("key change notices still lost", slog.String("err", err.Error()))
+	}
+}
+
+// StaleServed counts the verifications answered from an expired cache
+// entry because the store could not answer (see Options.OutageGrace).
+func (s *Service) StaleServed() uint64 { return s.staleServed.Load() }
+
+// ReceivingNotices reports whether the Service believes it receives every
+// change other processes make to keys (see [Service.Watching]).
+func (s *Service) ReceivingNotices() bool { return !s.unwatched.Load() }
 
 // InvalidateAll empties the caches, for example after a lost connection to
 // the change notifications.

@@ -240,3 +240,24 @@ func (m *Metrics) KeyCache() CacheRecorder { return m.keyCache }
 
 // TileCache returns the recorder for the tile readers' directory cache.
 func (m *Metrics) TileCache() CacheRecorder { return m.tileCache }
+
+// KeyCacheCollectors returns the collectors that read the key service's
+// outage state when scraped: stale counts verifications answered from an
+// expired cache entry because the database could not answer, receiving is 1
+// while the key change notices of other replicas arrive and 0 while they
+// may be missed. The caller registers them (they need the key service,
+// which is built after New).
+func KeyCacheCollectors(stale, receiving func() float64) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "keys_served_stale_total",
+			Help:      "Key verifications answered from the cache past its TTL because the database could not answer (keys.outage_grace).",
+		}, stale),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "keys_notices_receiving",
+			Help:      "1 while key change notices from other replicas arrive, 0 while they may be missed (cached keys are then rechecked every second).",
+		}, receiving),
+	}
+}

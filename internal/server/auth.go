@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/mapwright/mapwright/internal/keys"
 	"github.com/mapwright/mapwright/internal/store"
@@ -204,7 +205,12 @@ func (s *server) verifyFailure(ctx context.Context, st *reqState, key *store.Key
 		// The store could not answer: fail closed, and do not blame the
 		// client's network for it.
 		s.countFailure(ReasonUnavailable)
-		s.log.LogAttrs(ctx, slog.LevelError, "verify API key", slog.String(attrKey, st.redactedKey()), slog.String(attrErr, scrubKeys(err.Error())))
+		// During an outage every such request fails alike: log the first
+		// and then one a while, with how many went unlogged.
+		if n, ok := s.unavailable.allow(st.start.UnixNano()); ok {
+			s.log.LogAttrs(ctx, slog.LevelError, "verify API key", slog.String(attrKey, st.redactedKey()),
+				slog.String(attrErr, scrubKeys(err.Error())), slog.Int64("unlogged_since_last", n))
+		}
 		return denial{status: http.StatusServiceUnavailable, code: probUnavailable, detail: "keys cannot be checked right now; retry later", retryAfter: 1}
 	}
 }
@@ -333,4 +339,22 @@ func (s *server) limitKey(w http.ResponseWriter, r *http.Request, st *reqState, 
 	writeProblem(w, r, http.StatusTooManyRequests, probRateLimited,
 		"this key's rate limit is exhausted; retry after "+st.retryVal[0]+" s")
 	return false
+}
+
+// logSampler lets one log line through per interval and counts the rest.
+type logSampler struct {
+	interval int64 // nanoseconds
+	next     atomic.Int64
+	skipped  atomic.Int64
+}
+
+// allow reports whether a line may be logged at now (Unix nanoseconds) and,
+// if so, how many were held back since the last one.
+func (l *logSampler) allow(now int64) (int64, bool) {
+	next := l.next.Load()
+	if now < next || !l.next.CompareAndSwap(next, now+l.interval) {
+		l.skipped.Add(1)
+		return 0, false
+	}
+	return l.skipped.Swap(0), true
 }

@@ -40,6 +40,10 @@ type server struct {
 	cacheControl      []string
 	keyedCacheControl []string
 
+	// unavailable samples the error log of requests refused because keys
+	// could not be checked.
+	unavailable logSampler
+
 	m        *metrics.Metrics
 	requests [numRoutes]counterCache
 	duration [numRoutes]prometheus.Observer
@@ -81,6 +85,7 @@ func newServer(opts Options) *server {
 		failRate:     opts.AuthFailRPS,
 		failBurst:    opts.AuthFailBurst,
 		m:            opts.Metrics,
+		unavailable:  logSampler{interval: int64(10 * time.Second)},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -155,8 +160,9 @@ func (s *server) routes() http.Handler {
 	return s.dispatch(mux)
 }
 
-// dispatch refuses any path that is not already clean, then sends tile and
-// TileJSON paths to their own strict parser and everything else to mux.
+// dispatch refuses a request with a body and any path that is not already
+// clean, then sends tile and TileJSON paths to their own strict parser and
+// everything else to mux.
 //
 // Unclean paths are refused before ServeMux sees them: it would answer "..",
 // "." and "//" segments with a redirect to the cleaned path. Percent-encoded
@@ -168,6 +174,17 @@ func (s *server) routes() http.Handler {
 // the hottest path for nothing the parser does not redo.
 func (s *server) dispatch(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			// No route takes a body. A body on a GET, or one framed by
+			// Transfer-Encoding (which the HTTP server lets override a
+			// Content-Length it then drops), is how request smuggling
+			// through a proxy begins: refuse it and close the connection,
+			// so nothing that follows on the wire is read as a request.
+			stateOf(w).route = routeUnmatched
+			w.Header()["Connection"] = connectionClose
+			writeProblem(w, r, http.StatusBadRequest, probBadRequest, "requests to this server carry no body")
+			return
+		}
 		p := r.URL.EscapedPath()
 		if !isCleanPath(p) {
 			stateOf(w).route = routeUnmatched
@@ -202,7 +219,10 @@ func isCleanPath(p string) bool {
 	return true
 }
 
-var textPlain = []string{"text/plain; charset=utf-8"}
+var (
+	textPlain       = []string{"text/plain; charset=utf-8"}
+	connectionClose = []string{"close"}
+)
 
 func (s *server) livez(w http.ResponseWriter, r *http.Request) {
 	stateOf(w).route = routeLivez

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStatuses(t *testing.T) {
@@ -481,6 +482,19 @@ func TestStoreDownDoesNotChargeNetwork(t *testing.T) {
 	}
 	if w := f.do(req{path: "/v1/tiles/roads/0/0/0.mvt", key: roleGood}); w.Code != 200 {
 		t.Errorf("after store outage the network is blocked: %d", w.Code)
+	}
+	// Twenty refusals in a burst are one error line in the log, not twenty.
+	if n := strings.Count(f.logs.String(), `"msg":"verify API key"`); n != 1 {
+		t.Errorf("%d error lines for a burst of unavailable-store refusals, want 1", n)
+	}
+	// Ten seconds later the next one is logged, with the count held back.
+	f.advance(11 * time.Second)
+	w := f.do(req{path: "/v1/tiles/roads/0/0/0.mvt", key: roleStoreDown})
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	if !strings.Contains(f.logs.String(), `"unlogged_since_last":19`) {
+		t.Errorf("the next sampled line does not count the 19 held back:\n%s", f.logs.String())
 	}
 }
 

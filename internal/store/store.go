@@ -73,6 +73,30 @@ type Store interface {
 	Restore(ctx context.Context, opts RestoreOptions, fn func(RestoreTx) error) error
 }
 
+// KeyWatcher is implemented by a Store that several processes share
+// (PostgreSQL): it tells each process about the key changes any of them
+// commits, so that verify caches drop what changed at once.
+type KeyWatcher interface {
+	// WatchKeys reports changes to w until ctx ends, then returns nil. It
+	// reconnects by itself after losing its connection, telling w so in
+	// both directions; notices sent while it was not watching are lost,
+	// which w must assume on every Watching(true).
+	WatchKeys(ctx context.Context, w KeyWatch) error
+}
+
+// KeyWatch receives what a [KeyWatcher] sees. Its methods are called from
+// one goroutine and must not block for long.
+type KeyWatch interface {
+	// KeyChanged says the key whose token hash is hash was created or
+	// changed (rotated, revoked, edited, expired).
+	KeyChanged(hash [32]byte)
+	// AllKeysChanged says any key may have changed (a restore).
+	AllKeysChanged()
+	// Watching says whether changes are being received (true) or may be
+	// missed (false, with the reason).
+	Watching(ok bool, err error)
+}
+
 // Reader holds the queries available both on a Store and inside a Tx.
 type Reader interface {
 	SessionReader

@@ -185,7 +185,8 @@ func (t *tx) InsertKey(ctx context.Context, k store.Key) error {
 	if _, err := t.q.Exec(ctx, sqlstore.InsertKeyQuery(dialect{}), row.Args()...); err != nil {
 		return fmt.Errorf("insert key %s: %w", k.ID, mapErr(err))
 	}
-	return nil
+	// Another replica may remember this hash as unknown.
+	return notifyKey(ctx, t.q, k.Hash[:])
 }
 
 // UpdateKey overwrites the mutable fields of k. See store.Tx.
@@ -201,7 +202,7 @@ func (t *tx) UpdateKey(ctx context.Context, k store.Key) error {
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("update key %s: %w", k.ID, store.ErrNotFound)
 	}
-	return nil
+	return notifyKey(ctx, t.q, k.Hash[:])
 }
 
 // LockAuditHead reads the audit head and locks its row until the

@@ -202,6 +202,10 @@ func (s *Store) Restore(ctx context.Context, opts store.RestoreOptions, fn func(
 	if err := resetSequences(ctx, pgTx, tables); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// Every replica's verify cache describes the database as it was.
+	if _, err := pgTx.Exec(ctx, "SELECT pg_notify($1, $2)", keyChannel, allKeys); err != nil {
+		return fmt.Errorf("restore: notify key change: %w", mapErr(err))
+	}
 	if err := pgTx.Commit(ctx); err != nil {
 		return fmt.Errorf("restore: commit: %w", mapErr(err))
 	}

@@ -1,0 +1,157 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mapwright/mapwright/internal/store"
+	"github.com/mapwright/mapwright/pkg/apikey"
+)
+
+// revokeBehindBack revokes a key in the database without telling the
+// service, as another replica would.
+func revokeBehindBack(t *testing.T, e *env, id string) {
+	t.Helper()
+	err := e.st.Store.Update(context.Background(), func(tx store.Tx) error {
+		k, err := tx.GetKey(context.Background(), id)
+		if err != nil {
+			return err
+		}
+		now := store.Micro(e.clock.Now())
+		k.RevokedAt = &now
+		return tx.UpdateKey(context.Background(), k)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOutageGraceKeepsVerifiedKeysServing(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, openSQLite(t), Options{CacheTTL: 30 * time.Second, OutageGrace: 5 * time.Minute})
+	good := e.issue(t, IssueRequest{Name: "good"})
+	revoked := e.issue(t, IssueRequest{Name: "revoked"})
+	if _, _, err := e.svc.Revoke(ctx, revoked.Key.ID, "test", alice); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{good.Token, revoked.Token} {
+		_, _ = e.svc.Verify(ctx, tok) // now cached
+	}
+	unknown, err := apikey.Generate(apikey.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.st.failLookup.Store(true)
+	e.clock.Advance(31 * time.Second) // past the cache TTL
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatalf("verified key during the outage: %v, want it served", err)
+	}
+	if _, err := e.svc.Verify(ctx, revoked.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked key during the outage: %v, want ErrRevoked", err)
+	}
+	if _, err := e.svc.Verify(ctx, unknown); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("never-verified key during the outage: %v, want ErrStoreUnavailable", err)
+	}
+	if n := e.svc.StaleServed(); n != 2 {
+		t.Errorf("StaleServed = %d, want 2", n)
+	}
+	// Right after a failed lookup, lookups fail without asking the store.
+	lookups := e.st.byHash.Load()
+	for range 20 {
+		_, _ = e.svc.Verify(ctx, unknown)
+	}
+	if n := e.st.byHash.Load() - lookups; n != 0 {
+		t.Errorf("%d store lookups right after one failed, want 0", n)
+	}
+
+	e.clock.Advance(5 * time.Minute) // past the grace
+	if _, err := e.svc.Verify(ctx, good.Token); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("after the outage grace: %v, want ErrStoreUnavailable", err)
+	}
+
+	e.st.failLookup.Store(false)
+	e.clock.Advance(time.Second)
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatalf("after the store came back: %v", err)
+	}
+	if _, err := e.svc.Verify(ctx, unknown); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("unknown key after the store came back: %v, want ErrUnknownKey", err)
+	}
+}
+
+func TestOutageWithoutGraceFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, openSQLite(t), Options{CacheTTL: 30 * time.Second})
+	good := e.issue(t, IssueRequest{})
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatal(err)
+	}
+	e.st.failLookup.Store(true)
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatalf("within the TTL the cache answers: %v", err)
+	}
+	e.clock.Advance(31 * time.Second)
+	if _, err := e.svc.Verify(ctx, good.Token); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("past the TTL with no grace: %v, want ErrStoreUnavailable", err)
+	}
+}
+
+func TestUnwatchedShortensTheCacheTTL(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, openSQLite(t), Options{CacheTTL: time.Hour, UnwatchedTTL: 2 * time.Second})
+	a := e.issue(t, IssueRequest{Name: "a"})
+	b := e.issue(t, IssueRequest{Name: "b"})
+	for _, tok := range []string{a.Token, b.Token} {
+		if _, err := e.svc.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !e.svc.ReceivingNotices() {
+		t.Fatal("a new service should assume it receives notices")
+	}
+
+	// Notices lost: a revocation made elsewhere shows within UnwatchedTTL,
+	// not the hour-long TTL.
+	e.svc.Watching(false, errors.New("connection lost"))
+	revokeBehindBack(t, e, a.Key.ID)
+	if _, err := e.svc.Verify(ctx, a.Token); err != nil {
+		t.Fatalf("within the short TTL: %v", err)
+	}
+	e.clock.Advance(3 * time.Second)
+	if _, err := e.svc.Verify(ctx, a.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("past the short TTL: %v, want ErrRevoked", err)
+	}
+
+	// Notices back: everything cached is dropped, since some were missed.
+	if _, err := e.svc.Verify(ctx, b.Token); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Watching(true, nil)
+	if !e.svc.ReceivingNotices() {
+		t.Fatal("ReceivingNotices after Watching(true)")
+	}
+	revokeBehindBack(t, e, b.Key.ID)
+	if _, err := e.svc.Verify(ctx, b.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after notices resumed: %v, want ErrRevoked (cache dropped)", err)
+	}
+
+	// A notice drops one key at once, and AllKeysChanged every key.
+	c := e.issue(t, IssueRequest{Name: "c"})
+	if _, err := e.svc.Verify(ctx, c.Token); err != nil {
+		t.Fatal(err)
+	}
+	revokeBehindBack(t, e, c.Key.ID)
+	e.svc.KeyChanged(c.Key.Hash)
+	if _, err := e.svc.Verify(ctx, c.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after KeyChanged: %v, want ErrRevoked", err)
+	}
+	lookups := e.st.byHash.Load()
+	e.svc.AllKeysChanged()
+	_, _ = e.svc.Verify(ctx, c.Token)
+	if e.st.byHash.Load() != lookups+1 {
+		t.Error("AllKeysChanged left the cache in place")
+	}
+}
