@@ -11,6 +11,10 @@ var (
 	ErrKeyInvalid = errors.New("audit key file is invalid")
 	// ErrKeyPermissions: the audit key file is accessible by group or others.
 	ErrKeyPermissions = errors.New("audit key file permissions are too open")
+	// ErrKeyMismatch: the audit key file does not sign the database's audit
+	// chain (another installation's key, or a replica given a key of its
+	// own).
+	ErrKeyMismatch = errors.New("audit key does not match the audit chain")
 	// ErrKeySize: a key of the wrong length was handed to [New] or [Verify].
 	ErrKeySize = errors.New("audit key must be 32 bytes")
 	// ErrInvalidEvent: an event lacks a valid action or outcome.

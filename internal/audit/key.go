@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,7 +47,14 @@ func OpenKey(ctx context.Context, dataDir string, r store.Reader) ([]byte, error
 	}
 	if head.Seq > 0 {
 		missing := fmt.Sprintf("the database already has %d audit events", head.Seq)
-		return loadOrCreateKey(dataDir, true, missing)
+		key, err := loadOrCreateKey(dataDir, true, missing)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkHead(ctx, r, key, head); err != nil {
+			return nil, err
+		}
+		return key, nil
 	}
 	keys, _, err := r.ListKeys(ctx, store.KeyFilter{Limit: 1})
 	if err != nil {
@@ -77,3 +85,27 @@ var auditKeyFile = secretfile.Kind{Label: "audit key", Invalid: ErrKeyInvalid, P
 func readKeyFile(path string) ([]byte, error) { return auditKeyFile.Read(path) }
 
 func createKeyFile(dataDir, path string) ([]byte, error) { return auditKeyFile.Create(dataDir, path) }
+
+// checkHead makes sure key signed the last event of the chain. Every
+// process appending to one database (several replicas on one PostgreSQL)
+// must share one audit key; a process with another key would append events
+// that break the chain for good.
+func checkHead(ctx context.Context, r store.Reader, key []byte, head store.AuditHead) error {
+	var last *store.AuditEvent
+	err := r.ScanAudit(ctx, head.Seq, head.Seq, func(ev store.AuditEvent) error {
+		last = &ev
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read audit head event %d: %w", head.Seq, err)
+	}
+	if last == nil {
+		return fmt.Errorf("audit head event %d is missing from the log: %w", head.Seq, ErrKeyMismatch)
+	}
+	if !hmac.Equal(chainHash(key, last.PrevHash, Canonical(*last)), last.Hash) {
+		return fmt.Errorf("the audit key file does not sign event %d, the last of this database's audit chain: "+
+			"every process writing to one database needs the same %s (copy it from the first installation), "+
+			"or the event was altered; refusing to start: %w", head.Seq, KeyFileName, ErrKeyMismatch)
+	}
+	return nil
+}

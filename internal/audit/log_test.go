@@ -406,3 +406,40 @@ func TestOpenKey(t *testing.T) {
 		t.Fatal("a replacement key was created for a database with events")
 	}
 }
+
+// TestOpenKeyRefusesAnotherKey gives a second data directory (a replica, or
+// a restored installation) a key of its own for a database whose chain the
+// first key signed: it must refuse to start rather than break the chain.
+func TestOpenKeyRefusesAnotherKey(t *testing.T) {
+	st, _ := openSQLite(t)
+	first := t.TempDir()
+	key, err := OpenKey(context.Background(), first, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, New(key, nil), st, 3)
+
+	replica := t.TempDir()
+	if _, err := LoadOrCreateKey(replica, false); err != nil { // a key of its own
+		t.Fatal(err)
+	}
+	_, err = OpenKey(context.Background(), replica, st)
+	if !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("another key for a signed chain: %v, want ErrKeyMismatch", err)
+	}
+	if !strings.Contains(err.Error(), "event 3") || !strings.Contains(err.Error(), KeyFileName) {
+		t.Errorf("error %q should name the head event and the key file", err)
+	}
+
+	// The same key copied over is accepted.
+	b, err := os.ReadFile(filepath.Join(first, KeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(replica, KeyFileName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenKey(context.Background(), replica, st); err != nil {
+		t.Fatalf("the first key copied to the replica: %v", err)
+	}
+}
