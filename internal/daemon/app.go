@@ -49,7 +49,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 		return nil, err
 	}
 	a.keys = keys.New(st, a.audit, keys.Options{
-		CacheSize: cfg.Keys.CacheSize,
+		CacheSize:   cfg.Keys.CacheSize,
 		CacheTTL:    cfg.Keys.CacheTTL,
 		OutageGrace: cfg.Keys.OutageGrace,
 		Logger:      logging.Sub(log, "keys"),
