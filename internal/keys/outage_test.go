@@ -2,7 +2,9 @@ package keys
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -154,4 +156,72 @@ func TestUnwatchedShortensTheCacheTTL(t *testing.T) {
 	if e.st.byHash.Load() != lookups+1 {
 		t.Error("AllKeysChanged left the cache in place")
 	}
+}
+
+// TestLockedSQLiteFile holds the SQLite write lock from another
+// connection, as another process would: verification keeps working (reads
+// do not wait for the writer in WAL mode), key changes fail with a clear
+// unavailable-database error and leave nothing behind, and all recovers
+// when the lock goes.
+func TestLockedSQLiteFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "mapwright.db")
+	e := newEnv(t, openSQLitePath(t, path), Options{CacheTTL: time.Second, OutageGrace: time.Minute})
+	good := e.issue(t, IssueRequest{Name: "good"})
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatal(err)
+	}
+	head := e.head(t)
+
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}
+	defer unlock()
+
+	e.clock.Advance(2 * time.Second) // past the cache TTL: the database is asked
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatalf("verified key while the file is locked: %v", err)
+	}
+	unknown, _ := apikey.Generate(apikey.Public)
+	if _, err := e.svc.Verify(ctx, unknown); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("unknown key while the file is locked: %v, want ErrUnknownKey", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, _, err = e.svc.Revoke(wctx, good.Key.ID, "blocked", alice)
+	cancel()
+	if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("revoke while the file is locked: %v, want an unavailable database", err)
+	}
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatalf("the failed revocation took effect: %v", err)
+	}
+	if got := e.head(t); got != head {
+		t.Fatalf("audit head moved from %d to %d by a failed write", head, got)
+	}
+
+	unlock()
+	if _, _, err := e.svc.Revoke(ctx, good.Key.ID, "after", alice); err != nil {
+		t.Fatalf("revoke after the lock went: %v", err)
+	}
+	if _, err := e.svc.Verify(ctx, good.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after revocation: %v, want ErrRevoked", err)
+	}
+	e.verifyChain(t)
 }
