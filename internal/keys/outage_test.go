@@ -127,7 +127,7 @@ func TestUnwatchedShortensTheCacheTTL(t *testing.T) {
 		t.Fatalf("past the short TTL: %v, want ErrRevoked", err)
 	}
 
-	// Notices back: everything cached is dropped, since some were missed.
+	// Notices back: everything cached is rechecked, since some were missed.
 	if _, err := e.svc.Verify(ctx, b.Token); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestUnwatchedShortensTheCacheTTL(t *testing.T) {
 	}
 	revokeBehindBack(t, e, b.Key.ID)
 	if _, err := e.svc.Verify(ctx, b.Token); !errors.Is(err, ErrRevoked) {
-		t.Fatalf("after notices resumed: %v, want ErrRevoked (cache dropped)", err)
+		t.Fatalf("after notices resumed: %v, want ErrRevoked (cache rechecked)", err)
 	}
 
 	// A notice drops one key at once, and AllKeysChanged every key.
@@ -224,4 +224,31 @@ func TestLockedSQLiteFile(t *testing.T) {
 		t.Fatalf("after revocation: %v, want ErrRevoked", err)
 	}
 	e.verifyChain(t)
+}
+
+// TestNoticesResumingKeepsOutageFallback: when notices resume (as they do
+// when the database comes back), cached keys are rechecked, yet remain the
+// fallback should the database fail again before the recheck.
+func TestNoticesResumingKeepsOutageFallback(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, openSQLite(t), Options{CacheTTL: time.Hour, OutageGrace: 5 * time.Minute})
+	good := e.issue(t, IssueRequest{})
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Watching(false, errors.New("connection lost"))
+	e.svc.Watching(true, nil)
+	e.st.failLookup.Store(true)
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatalf("database failing right after notices resumed: %v, want the key served", err)
+	}
+	e.st.failLookup.Store(false)
+	e.clock.Advance(time.Second)
+	lookups := e.st.byHash.Load()
+	if _, err := e.svc.Verify(ctx, good.Token); err != nil {
+		t.Fatal(err)
+	}
+	if e.st.byHash.Load() != lookups+1 {
+		t.Error("the key was not rechecked in the database after notices resumed")
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +96,9 @@ type Service struct {
 
 	// unwatched is set while change notices may be missed.
 	unwatched atomic.Bool
+	// trustFrom (Unix nanoseconds): cached answers loaded before it are
+	// rechecked before use, and kept only as the outage fallback.
+	trustFrom atomic.Int64
 	// downUntil (Unix nanoseconds) is when lookups may try the store again
 	// after it failed one.
 	downUntil atomic.Int64
@@ -187,9 +189,9 @@ func (s *Service) Verify(ctx context.Context, token string) (*store.Key, error) 
 // a connection, and passes the request's start time.
 func (s *Service) VerifyHashAt(ctx context.Context, h [32]byte, now time.Time) (*store.Key, error) {
 	nowNS := now.UnixNano()
-	minLoaded := int64(math.MinInt64)
+	minLoaded := s.trustFrom.Load()
 	if s.unwatched.Load() {
-		minLoaded = nowNS - s.unwatchedTTL
+		minLoaded = max(minLoaded, nowNS-s.unwatchedTTL)
 	}
 	if e, ok := s.pos.get(&h, nowNS, minLoaded); ok {
 		return s.admit(e, now)
@@ -295,13 +297,16 @@ func (s *Service) AllKeysChanged() { s.InvalidateAll() }
 // Watching tells the Service whether it receives every change other
 // processes make to keys. It implements store.KeyWatch. While it may miss
 // some, cached answers are trusted for Options.UnwatchedTTL only; when
-// notices resume, every cached answer is dropped, since those sent in
-// between are lost. A Service starts out watching (a store no other
+// notices resume, every cached answer is rechecked before its next use,
+// since those sent in between are lost. A Service starts out watching (a store no other
 // process writes to needs no notices); call Watching(false, nil) before
 // starting a watcher.
 func (s *Service) Watching(ok bool, err error) {
 	if ok {
-		s.InvalidateAll()
+		// Every cached answer is rechecked before its next use, but kept:
+		// should the database fail again before that, it is still the
+		// last word the database gave (see Options.OutageGrace).
+		s.trustFrom.Store(s.now().UnixNano() + 1)
 		if s.unwatched.Swap(false) {
 			s.logger.Info("receiving key change notices")
 		}
