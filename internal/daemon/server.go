@@ -46,7 +46,7 @@ func (s *Server) Add(name string, ln net.Listener, h http.Handler, tlsConf *tls.
 		WriteTimeout:      s.timeouts.WriteTimeout,
 		IdleTimeout:       s.timeouts.IdleTimeout,
 		MaxHeaderBytes:    s.timeouts.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.With(logging.KeySubsystem, "http", "listener", name).Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(scrubbingHandler{s.log.With(logging.KeySubsystem, "http", "listener", name).Handler()}, slog.LevelWarn),
 	}
 	if tlsConf != nil {
 		srv.TLSConfig = tlsConf

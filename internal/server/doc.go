@@ -26,7 +26,11 @@
 //	     data: map clients draw nothing and do not log an error); also every
 //	     OPTIONS answer
 //	304  If-None-Match matched the ETag
-//	400  malformed path or query, two different keys (query and header)
+//	400  malformed path or query, two different keys (query and header);
+//	     a request with a body (Content-Length above 0 or any
+//	     Transfer-Encoding), after which the connection is closed: no
+//	     route takes one, and a body on a GET is where request smuggling
+//	     through a proxy starts
 //	401  no key for a keyed tileset (with WWW-Authenticate: Bearer
 //	     realm="mapwright"), malformed key (refused before any lookup),
 //	     unknown key

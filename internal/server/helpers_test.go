@@ -193,7 +193,6 @@ type fixture struct {
 	rec      *recorder
 	reg      *prometheus.Registry
 	logs     *syncBuffer
-	now      time.Time
 	clock    *time.Time
 	tok      map[string]string // role -> token
 	srv      *server
