@@ -152,6 +152,28 @@ type ListenConfig struct {
 	// HSTS (listen.hsts) sends Strict-Transport-Security on TLS responses.
 	// Default true. Env MAPWRIGHT_LISTEN_HSTS.
 	HSTS bool `mapstructure:"hsts" yaml:"hsts"`
+
+	// TrustedProxies (listen.trusted_proxies) lists the networks (CIDRs)
+	// of the load balancers and reverse proxies in front of the public
+	// listeners. Only a request whose immediate peer is inside one of them
+	// has its X-Forwarded-For read (the client is the right-most entry
+	// that is not itself a trusted proxy) and its X-Forwarded-Proto and
+	// X-Forwarded-Host believed; the failure limit, audit events and logs
+	// then see that client. List the proxies' own addresses only: any
+	// client inside a listed network could claim any address. Default
+	// empty: no forwarding header is read. Env
+	// MAPWRIGHT_LISTEN_TRUSTED_PROXIES (comma-separated), flag
+	// --trusted-proxy (repeatable).
+	TrustedProxies []string `mapstructure:"trusted_proxies" yaml:"trusted_proxies"`
+
+	// PublicURL (listen.public_url) is the base URL clients reach the
+	// public listener at, such as "https://tiles.example.com" behind a
+	// load balancer; TileJSON and tileset list URLs start with it instead
+	// of the request's scheme and host. An absolute https URL without
+	// query or fragment (http only for a loopback host); a path is kept
+	// as a prefix. Default empty: the request's own. Env
+	// MAPWRIGHT_LISTEN_PUBLIC_URL, flag --public-url.
+	PublicURL string `mapstructure:"public_url" yaml:"public_url"`
 }
 
 // AdminConfig is the admin section: the control-plane listeners.
@@ -361,6 +383,7 @@ func (c *Config) resolve(env map[string]string) {
 	c.Tiles.Public = trimList(c.Tiles.Public)
 	c.Backup.Recipients = trimList(c.Backup.Recipients)
 	c.Admin.AllowedCIDRs = trimList(c.Admin.AllowedCIDRs)
+	c.Listen.TrustedProxies = trimList(c.Listen.TrustedProxies)
 	c.Admin.AllowedHosts = trimList(c.Admin.AllowedHosts)
 	if len(c.Admin.AllowedHosts) == 0 && c.Admin.Addr != "" {
 		if _, port, err := net.SplitHostPort(c.Admin.Addr); err == nil && port != "0" {
@@ -462,6 +485,18 @@ func (a AdminConfig) Prefixes() []netip.Prefix {
 	return out
 }
 
+// TrustedProxyPrefixes returns TrustedProxies parsed and masked. Call it
+// on a validated config; entries that do not parse are skipped.
+func (l ListenConfig) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range l.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
 // Redacted returns a copy of c whose DatabaseURL has its password hidden,
 // safe to print or log.
 func (c Config) Redacted() Config {
@@ -480,6 +515,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("public_tilesets", r.Tiles.Public),
 		slog.String("listen_addr", r.Listen.Addr),
 		slog.String("http_addr", r.Listen.HTTPAddr),
+		slog.Any("trusted_proxies", r.Listen.TrustedProxies),
+		slog.String("public_url", r.Listen.PublicURL),
 		slog.String("admin_socket", r.Admin.Socket),
 		slog.String("admin_addr", r.Admin.Addr),
 		slog.String("log_level", r.Log.Level),

@@ -226,6 +226,23 @@ rate_limit:
 		{"null value keeps default", "listen:\n  addr: ~\n", nil, nil, func(t *testing.T, c Config) {
 			eq(t, "listen.addr", c.Listen.Addr, ":8443")
 		}},
+		{"trusted proxies and public url from the file", "listen:\n  trusted_proxies: [\"10.0.0.0/24\", \"2001:db8::/48\"]\n  public_url: https://tiles.example.com\n", nil, nil, func(t *testing.T, c Config) {
+			eq(t, "listen.trusted_proxies", c.Listen.TrustedProxies, []string{"10.0.0.0/24", "2001:db8::/48"})
+			eq(t, "listen.public_url", c.Listen.PublicURL, "https://tiles.example.com")
+		}},
+		{"trusted proxies from the env, comma-separated", "", []string{"MAPWRIGHT_LISTEN_TRUSTED_PROXIES=10.0.0.0/24, 10.1.0.0/24", "MAPWRIGHT_LISTEN_PUBLIC_URL=https://maps.example.org/tiles"}, nil, func(t *testing.T, c Config) {
+			eq(t, "listen.trusted_proxies", c.Listen.TrustedProxies, []string{"10.0.0.0/24", "10.1.0.0/24"})
+			eq(t, "listen.public_url", c.Listen.PublicURL, "https://maps.example.org/tiles")
+		}},
+		{"repeated --trusted-proxy flags over the env", "", []string{"MAPWRIGHT_LISTEN_TRUSTED_PROXIES=10.0.0.0/24"}, []string{"--trusted-proxy", "192.168.1.10/32", "--trusted-proxy", "fd00::/64", "--public-url", "https://tiles.example.com:8443"}, func(t *testing.T, c Config) {
+			eq(t, "listen.trusted_proxies", c.Listen.TrustedProxies, []string{"192.168.1.10/32", "fd00::/64"})
+			eq(t, "listen.public_url", c.Listen.PublicURL, "https://tiles.example.com:8443")
+			eq(t, "listen.TrustedProxyPrefixes", c.Listen.TrustedProxyPrefixes(), []netip.Prefix{netip.MustParsePrefix("192.168.1.10/32"), netip.MustParsePrefix("fd00::/64")})
+		}},
+		{"no forwarding header trusted by default", "", nil, nil, func(t *testing.T, c Config) {
+			eq(t, "listen.trusted_proxies", c.Listen.TrustedProxies, []string(nil))
+			eq(t, "listen.public_url", c.Listen.PublicURL, "")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,6 +355,10 @@ func TestLoadErrorsNameTheSource(t *testing.T) {
 		{"env", "", []string{"MAPWRIGHT_RATE_LIMIT_BURST=0"}, nil, "rate_limit.burst", "MAPWRIGHT_RATE_LIMIT_BURST"},
 		{"flag", "", nil, []string{"--log-format", "xml"}, "log.format", "flag --log-format"},
 		{"list entry from env", "", []string{"MAPWRIGHT_ADMIN_ALLOWED_CIDRS=127.0.0.0/8,nonsense"}, nil, "admin.allowed_cidrs[1]", "MAPWRIGHT_ADMIN_ALLOWED_CIDRS"},
+		{"trusted proxy from env", "", []string{"MAPWRIGHT_LISTEN_TRUSTED_PROXIES=10.0.0.0/24,nonsense"}, nil, "listen.trusted_proxies[1]", "MAPWRIGHT_LISTEN_TRUSTED_PROXIES"},
+		{"trusted proxy from flag", "", nil, []string{"--trusted-proxy", "0.0.0.0/0"}, "listen.trusted_proxies[0]", "flag --trusted-proxy"},
+		{"public url from file", "listen:\n  public_url: http://tiles.example.com\n", nil, nil, "listen.public_url", "mapwrightd.yaml line 2"},
+		{"public url from flag", "", nil, []string{"--public-url", "tiles.example.com"}, "listen.public_url", "flag --public-url"},
 		{"decode error from file", "keys:\n  cache_ttl: soon\n", nil, nil, "keys.cache_ttl", "line 2"},
 	}
 	for _, tt := range tests {
@@ -528,6 +549,24 @@ func TestValidate(t *testing.T) {
 		{"admin addr collides", func(c *Config) { c.Admin.Addr = "127.0.0.1:8443" }, "admin.addr", "same port as listen.addr"},
 		{"admin cidrs empty with tcp", func(c *Config) { c.Admin.Addr, c.Admin.AllowedCIDRs = "127.0.0.1:9443", nil }, "admin.allowed_cidrs", "at least one"},
 		{"admin cidr bad", func(c *Config) { c.Admin.AllowedCIDRs = []string{"127.0.0.0/8", "10.0.0.1"} }, "admin.allowed_cidrs[1]", "10.0.0.1/32"},
+		{"trusted proxy not a cidr", func(c *Config) { c.Listen.TrustedProxies = []string{"10.0.0.0/24", "balancer.internal"} }, "listen.trusted_proxies[1]", "invalid CIDR"},
+		{"trusted proxy bare address", func(c *Config) { c.Listen.TrustedProxies = []string{"10.0.0.5"} }, "listen.trusted_proxies[0]", "10.0.0.5/32"},
+		{"trusted proxy bare ipv6 address", func(c *Config) { c.Listen.TrustedProxies = []string{"2001:db8::5"} }, "listen.trusted_proxies[0]", "2001:db8::5/128"},
+		{"trusted proxy everyone ipv4", func(c *Config) { c.Listen.TrustedProxies = []string{"0.0.0.0/0"} }, "listen.trusted_proxies[0]", "trusts every address"},
+		{"trusted proxy everyone ipv6", func(c *Config) { c.Listen.TrustedProxies = []string{"10.0.0.0/8", "::/0"} }, "listen.trusted_proxies[1]", "trusts every address"},
+		{"public url plain http", func(c *Config) { c.Listen.PublicURL = "http://tiles.example.com" }, "listen.public_url", "must use https"},
+		{"public url relative", func(c *Config) { c.Listen.PublicURL = "/tiles" }, "listen.public_url", "absolute URL"},
+		{"public url without scheme", func(c *Config) { c.Listen.PublicURL = "tiles.example.com" }, "listen.public_url", "absolute URL"},
+		{"public url other scheme", func(c *Config) { c.Listen.PublicURL = "ftp://tiles.example.com" }, "listen.public_url", "scheme must be https"},
+		{"public url query", func(c *Config) { c.Listen.PublicURL = "https://tiles.example.com/?x=1" }, "listen.public_url", "query"},
+		{"public url empty query", func(c *Config) { c.Listen.PublicURL = "https://tiles.example.com?" }, "listen.public_url", "query"},
+		{"public url fragment", func(c *Config) { c.Listen.PublicURL = "https://tiles.example.com/#top" }, "listen.public_url", "fragment"},
+		{"public url user info", func(c *Config) { c.Listen.PublicURL = "https://user:hunter2@tiles.example.com" }, "listen.public_url", "user name or password"},
+		{"public url bad host", func(c *Config) { c.Listen.PublicURL = "https://tiles_.exa$mple.com" }, "listen.public_url", "invalid host"},
+		{"public url bad port", func(c *Config) { c.Listen.PublicURL = "https://tiles.example.com:99999" }, "listen.public_url", "invalid port"},
+		{"public url dot segment", func(c *Config) { c.Listen.PublicURL = "https://tiles.example.com/a/../b" }, "listen.public_url", ". or .."},
+		{"public url odd path", func(c *Config) { c.Listen.PublicURL = "https://tiles.example.com/a\"b" }, "listen.public_url", "path"},
+		{"public url with space", func(c *Config) { c.Listen.PublicURL = "https://tiles.example.com/a b" }, "listen.public_url", "spaces"},
 		{"admin host wildcard", func(c *Config) { c.Admin.AllowedHosts = []string{"*"} }, "admin.allowed_hosts[0]", "wildcards"},
 		{"admin host with path", func(c *Config) { c.Admin.AllowedHosts = []string{"localhost/admin"} }, "admin.allowed_hosts[0]", "invalid host"},
 		{"admin host bare ipv6", func(c *Config) { c.Admin.AllowedHosts = []string{"::1"} }, "admin.allowed_hosts[0]", "brackets"},
@@ -560,6 +599,26 @@ func TestValidate(t *testing.T) {
 		})
 	}
 
+	t.Run("a password in the public url is not repeated", func(t *testing.T) {
+		c := validConfig(t)
+		c.Listen.PublicURL = "https://user:hunter2@tiles.example.com"
+		if err := c.Validate(); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error %v, want one that does not show the password", err)
+		}
+	})
+	t.Run("public urls that pass", func(t *testing.T) {
+		for _, u := range []string{
+			"https://tiles.example.com", "https://tiles.example.com/", "https://tiles.example.com:8443",
+			"https://example.com/maps/tiles", "https://[2001:db8::1]", "https://203.0.113.5:443",
+			"http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080", "HTTPS://Tiles.Example.com",
+		} {
+			c := validConfig(t)
+			c.Listen.PublicURL = u
+			if err := c.Validate(); err != nil {
+				t.Errorf("%s: %v", u, err)
+			}
+		}
+	})
 	t.Run("valid key pair and client CA pass", func(t *testing.T) {
 		c := validConfig(t)
 		c.Listen.TLSCert, c.Listen.TLSKey, c.Admin.ClientCA = cert, key, cert
@@ -682,7 +741,7 @@ func TestBindFlags(t *testing.T) {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	BindFlags(fs)
 	want := []string{"config", "data-dir", "database-url", "addr", "http-addr", "tls-cert", "tls-key", "tiles",
-		"public-tileset", "admin-socket", "admin-addr", "admin-allowed-host", "admin-allowed-cidr",
+		"public-tileset", "admin-socket", "admin-addr", "admin-allowed-host", "admin-allowed-cidr", "trusted-proxy", "public-url",
 		"admin-client-ca", "log-level", "log-format"}
 	for _, name := range want {
 		if fs.Lookup(name) == nil {
@@ -705,7 +764,7 @@ func TestBindFlags(t *testing.T) {
 		}
 	})
 	usage := fs.FlagUsages()
-	for _, frag := range []string{"--addr HOST:PORT", `(default ":8443")`, "--public-tileset NAME", "--config FILE", "--admin-allowed-host HOST[:PORT]"} {
+	for _, frag := range []string{"--addr HOST:PORT", `(default ":8443")`, "--public-tileset NAME", "--config FILE", "--admin-allowed-host HOST[:PORT]", "--trusted-proxy CIDR", "--public-url URL"} {
 		if !strings.Contains(usage, frag) {
 			t.Errorf("usage lacks %q:\n%s", frag, usage)
 		}

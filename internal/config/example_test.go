@@ -87,6 +87,8 @@ func FuzzLoadYAML(f *testing.F) {
 		"? [a]\n: b\n",
 		"---\n---\n",
 		"log: {level: debug, format: json}\n",
+		"listen:\n  trusted_proxies: [\"10.0.0.0/24\", \"::/0\", 5, ~]\n  public_url: \"https://u:p@x:0/a/../?#\"\n",
+		"listen:\n  trusted_proxies: 10.0.0.0/24\n  public_url: [http://localhost]\n",
 		"tiles:\n  public: a,b\n  absent: \"404\"\n",
 		"\t\x00\xff",
 	} {

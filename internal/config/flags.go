@@ -27,6 +27,8 @@ var serveFlags = []flagSpec{
 	{"http-addr", "listen.http_addr", "plain HTTP listen address `HOST:PORT`, only behind a TLS-terminating proxy; empty: off"},
 	{"tls-cert", "listen.tls_cert", "TLS certificate chain `FILE` (PEM); without --tls-cert and --tls-key a local CA in the data directory issues one"},
 	{"tls-key", "listen.tls_key", "private key `FILE` (PEM) of --tls-cert"},
+	{"trusted-proxy", "listen.trusted_proxies", "network (`CIDR`) of a load balancer or proxy whose X-Forwarded-For and X-Forwarded-Proto are believed; repeatable; list only the proxies' own addresses"},
+	{"public-url", "listen.public_url", "public base `URL` of the tiles (https://tiles.example.com), used in TileJSON tile URLs instead of the request's scheme and host"},
 	{"tiles", "tiles.dir", "tileset directory `DIR` of .pmtiles and .mbtiles files (default <data-dir>/tiles)"},
 	{"public-tileset", "tiles.public", "tileset `NAME` served without an API key; repeatable"},
 	{"admin-socket", "admin.socket", "admin API unix socket `PATH`, mode 0660: access to it is admin access (default <data-dir>/admin.sock)"},

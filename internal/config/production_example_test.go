@@ -113,6 +113,9 @@ func TestProductionExample(t *testing.T) {
 				if c.Listen.HTTPAddr != "" {
 					t.Errorf("listen.http_addr = %q, want no plain HTTP when TLS reaches the replicas", c.Listen.HTTPAddr)
 				}
+				if len(c.Listen.TrustedProxies) != 0 {
+					t.Errorf("listen.trusted_proxies = %v, want none when the balancer passes TCP through", c.Listen.TrustedProxies)
+				}
 			},
 		},
 		{
@@ -129,7 +132,31 @@ func TestProductionExample(t *testing.T) {
 				if c.Listen.TLSCert != "" {
 					t.Errorf("listen.tls_cert = %q, want the local CA", c.Listen.TLSCert)
 				}
+				proxies := c.Listen.TrustedProxyPrefixes()
+				if len(proxies) == 0 {
+					t.Error("listen.trusted_proxies is empty, want the balancer's addresses")
+				}
+				for _, p := range proxies {
+					if p.Bits() < 16 {
+						t.Errorf("listen.trusted_proxies holds %s, wider than a balancer's network", p)
+					}
+				}
+				if !strings.HasPrefix(c.Listen.PublicURL, "https://") {
+					t.Errorf("listen.public_url = %q, want the https address clients use", c.Listen.PublicURL)
+				}
 			},
+		},
+		{
+			name:    "TLS ends at the balancer, trusting every address",
+			text:    func(t *testing.T) string { return variantB(t, productionExample(t)) },
+			env:     append(slices.Clone(baseEnv), "MAPWRIGHT_LISTEN_TRUSTED_PROXIES=10.0.1.0/28,::/0"),
+			wantErr: []string{"listen.trusted_proxies[1]"},
+		},
+		{
+			name:    "TLS ends at the balancer, public URL over plain HTTP",
+			text:    func(t *testing.T) string { return variantB(t, productionExample(t)) },
+			env:     append(slices.Clone(baseEnv), "MAPWRIGHT_LISTEN_PUBLIC_URL=http://tiles.example.com"),
+			wantErr: []string{"listen.public_url"},
 		},
 		{
 			name: "the replica that runs scheduled backups",

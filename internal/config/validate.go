@@ -94,6 +94,10 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, checkKeyPair(c.Listen.TLSCert, c.Listen.TLSKey)...)
+	for i, s := range c.Listen.TrustedProxies {
+		add(fmt.Sprintf("listen.trusted_proxies[%d]", i), checkTrustedProxy(s))
+	}
+	add("listen.public_url", checkPublicURL(c.Listen.PublicURL))
 
 	// admin
 	switch {
@@ -122,13 +126,8 @@ func (c Config) Validate() error {
 		add(fmt.Sprintf("admin.allowed_hosts[%d]", i), checkAllowedHost(h))
 	}
 	for i, s := range c.Admin.AllowedCIDRs {
-		if _, err := netip.ParsePrefix(s); err != nil {
-			hint := ""
-			if a, aerr := netip.ParseAddr(s); aerr == nil {
-				hint = fmt.Sprintf(" (for one address write %s/%d)", s, a.BitLen())
-			}
-			addf(fmt.Sprintf("admin.allowed_cidrs[%d]", i), "invalid CIDR %q%s", s, hint)
-		}
+		_, err := parseCIDR(s)
+		add(fmt.Sprintf("admin.allowed_cidrs[%d]", i), err)
 	}
 	if c.Admin.ClientCA != "" {
 		if err := checkFile(c.Admin.ClientCA); err != nil {
@@ -232,6 +231,101 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// parseCIDR parses a network such as "10.0.0.0/24"; a bare address gets
+// a hint at the /32 or /128 form.
+func parseCIDR(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		hint := ""
+		if a, aerr := netip.ParseAddr(s); aerr == nil {
+			hint = fmt.Sprintf(" (for one address write %s/%d)", s, a.BitLen())
+		}
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q%s", s, hint)
+	}
+	return p, nil
+}
+
+// checkTrustedProxy accepts the network of a load balancer or proxy, but
+// not one that holds every address: then any client could say it is
+// anyone.
+func checkTrustedProxy(s string) error {
+	p, err := parseCIDR(s)
+	if err != nil {
+		return err
+	}
+	if p.Bits() == 0 {
+		return fmt.Errorf("%q trusts every address, so any client could claim any address; list only the networks of your load balancers or proxies", s)
+	}
+	return nil
+}
+
+// checkPublicURL accepts an empty string or the base URL clients use:
+// absolute, https (http only for a loopback host, for local testing), a
+// valid host, no user info, query or fragment, and a plain path prefix.
+func checkPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	const example = "https://tiles.example.com"
+	if hasControl(raw) || strings.ContainsAny(raw, " \t") {
+		return errors.New("must not contain spaces or control characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Host == "" {
+		return fmt.Errorf("must be an absolute URL such as %s, got %q", example, raw)
+	}
+	if u.User != nil {
+		// The value is not repeated: it may hold a password.
+		return errors.New("must not contain a user name or password")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return fmt.Errorf("must not have a query (?...): tile URLs append their own, got %q", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("must not have a fragment (#...), got %q", raw)
+	}
+	host := u.Hostname()
+	if !validHost(host) || strings.Contains(host, "%") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid port %q", p)
+		}
+	}
+	for _, r := range u.Path {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~/", r)) {
+			return fmt.Errorf("path %q may hold only letters, digits and - . _ ~ /", u.Path)
+		}
+	}
+	if prefix := strings.Trim(u.Path, "/"); prefix != "" {
+		for seg := range strings.SplitSeq(prefix, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return fmt.Errorf("path %q must not hold empty, . or .. segments", u.Path)
+			}
+		}
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopbackHost(host) {
+			return fmt.Errorf("must use https: clients reach the tiles over TLS (http only for a loopback host such as http://localhost:8080), got %q", raw)
+		}
+	default:
+		return fmt.Errorf("scheme must be https, got %q", u.Scheme)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // checkDatabaseURL accepts an empty string (embedded SQLite) or a

@@ -11,6 +11,7 @@ import (
 	"github.com/mapwright/mapwright/internal/config"
 	"github.com/mapwright/mapwright/internal/keys"
 	"github.com/mapwright/mapwright/internal/logging"
+	"github.com/mapwright/mapwright/internal/metrics"
 	"github.com/mapwright/mapwright/internal/sessions"
 	"github.com/mapwright/mapwright/internal/store"
 	"github.com/mapwright/mapwright/internal/store/open"
@@ -31,8 +32,10 @@ type app struct {
 
 // openApp opens the data directory's pieces: the store (migrating it), the
 // audit key and the key service. It refuses, without writing anything, a
-// database whose audit key has gone missing.
-func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+// database whose audit key has gone missing. m, when not nil, receives the
+// store's latencies, the committed audit events and the key service's
+// verify cache lookups.
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (*app, error) {
 	if err := ensureDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -43,16 +46,22 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, er
 		}
 		return nil, fmt.Errorf("%w: %w", errUnsafeDataDir, err)
 	}
+	var keyCache keys.CacheRecorder
+	if m != nil {
+		st = meterStore(st, m)
+		keyCache = m.KeyCache()
+	}
 	a := &app{cfg: cfg, log: log, store: st, started: time.Now()}
 	if err := a.openAudit(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.keys = keys.New(st, a.audit, keys.Options{
-		CacheSize:   cfg.Keys.CacheSize,
-		CacheTTL:    cfg.Keys.CacheTTL,
-		OutageGrace: cfg.Keys.OutageGrace,
-		Logger:      logging.Sub(log, "keys"),
+		CacheSize:     cfg.Keys.CacheSize,
+		CacheTTL:      cfg.Keys.CacheTTL,
+		OutageGrace:   cfg.Keys.OutageGrace,
+		Logger:        logging.Sub(log, "keys"),
+		CacheRecorder: keyCache,
 	})
 	if _, ok := st.(store.KeyWatcher); ok {
 		// Other replicas change keys too: until the watcher listens, cached

@@ -81,7 +81,7 @@ func startHostileDaemon(t *testing.T, o hostileOptions) *hostileDaemon {
 	d := &hostileDaemon{reqLog: &syncBuffer{}, daemonLog: &syncBuffer{}, conns: newConnTracker(), bigSize: o.bigTile}
 	log := slog.New(slog.NewTextHandler(d.daemonLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	a, err := openApp(ctx, cfg, log)
+	a, err := openApp(ctx, cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func runInit(ctx context.Context, s Streams, cfg config.Config, opts initOptions
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, cfg, log)
+	a, err := openApp(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

@@ -61,15 +61,15 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	a, err := openApp(ctx, cfg, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	a, err := openApp(ctx, cfg, log, m)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
 	m.SetBuildInfo(version.String(), a.store.Backend())
 	reg.MustRegister(metrics.KeyCacheCollectors(
 		func() float64 { return float64(a.keys.StaleServed()) },
@@ -80,7 +80,7 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 			return 0
 		})...)
 
-	catalog := tiles.Open(cfg.Tiles.Dir, logging.Sub(log, "tiles"))
+	catalog := tiles.Open(cfg.Tiles.Dir, logging.Sub(log, "tiles"), tiles.WithDirectoryCacheRecorder(m.TileCache()))
 	defer catalog.Close()
 	m.SetTilesets(catalog.Loaded(), catalog.Failed())
 
@@ -106,6 +106,8 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 		AuthFailBurst:       cfg.RateLimit.AuthFailBurst,
 		CacheControl:        cfg.Tiles.CacheControl,
 		HSTS:                cfg.Listen.HSTS,
+		TrustedProxies:      cfg.Listen.TrustedProxyPrefixes(),
+		PublicBaseURL:       cfg.Listen.PublicURL,
 	})
 
 	srv := NewServer(log, cfg.Server)

@@ -71,6 +71,22 @@ type Options struct {
 	FlushInterval time.Duration
 	// Logger receives background errors; nothing is logged when nil.
 	Logger *slog.Logger
+	// CacheRecorder, when not nil, is told the outcome of every cache
+	// lookup of a verification: a hit when the positive or negative cache
+	// answered, a miss when the store had to be asked (including while the
+	// cache is disabled). It is called on the request path, so it must be
+	// cheap and must not allocate; nil records nothing.
+	CacheRecorder CacheRecorder
+}
+
+// CacheRecorder counts the lookups of the verify cache (see
+// Options.CacheRecorder). The daemon passes the counters of its
+// cache_lookups_total metric.
+type CacheRecorder interface {
+	// Hit records a verification answered from the cache.
+	Hit()
+	// Miss records a verification that had to read the store.
+	Miss()
 }
 
 // Actor is who asks for a change, recorded in the audit log.
@@ -93,6 +109,7 @@ type Service struct {
 	lookupTimeout time.Duration
 	interval      time.Duration
 	logger        *slog.Logger
+	cacheRec      CacheRecorder
 
 	// unwatched is set while change notices may be missed.
 	unwatched atomic.Bool
@@ -157,6 +174,7 @@ func New(st store.Store, log *audit.Log, opts Options) *Service {
 		lookupTimeout: opts.LookupTimeout,
 		interval:      opts.FlushInterval,
 		logger:        opts.Logger,
+		cacheRec:      opts.CacheRecorder,
 		pos:           newCache[*entry](opts.CacheSize),
 		neg:           newCache[struct{}](opts.NegativeCacheSize),
 		used:          lastUsed{pending: map[string]time.Time{}, marked: map[string]int64{}},
@@ -194,11 +212,14 @@ func (s *Service) VerifyHashAt(ctx context.Context, h [32]byte, now time.Time) (
 		minLoaded = max(minLoaded, nowNS-s.unwatchedTTL)
 	}
 	if e, ok := s.pos.get(&h, nowNS, minLoaded); ok {
+		s.recordHit()
 		return s.admit(e, now)
 	}
 	if _, ok := s.neg.get(&h, nowNS, minLoaded); ok {
+		s.recordHit()
 		return nil, ErrUnknownKey
 	}
+	s.recordMiss()
 	e, err := s.load(ctx, h, nowNS)
 	if err == nil {
 		return s.admit(e, s.now())
@@ -213,6 +234,18 @@ func (s *Service) VerifyHashAt(ctx context.Context, h [32]byte, now time.Time) (
 		}
 	}
 	return nil, err
+}
+
+func (s *Service) recordHit() {
+	if s.cacheRec != nil {
+		s.cacheRec.Hit()
+	}
+}
+
+func (s *Service) recordMiss() {
+	if s.cacheRec != nil {
+		s.cacheRec.Miss()
+	}
 }
 
 // admit checks the key's state and notes its use.

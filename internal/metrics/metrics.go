@@ -29,11 +29,32 @@ const (
 
 // Cache names for the cache_lookups_total metric.
 const (
-	// CacheKeyVerify is the key service's bounded cache of verified keys.
+	// CacheKeyVerify is the key service's bounded cache of verified keys
+	// and of unknown token hashes: one lookup per verification of a
+	// well-formed token.
 	CacheKeyVerify = "key_verify"
-	// CacheTileDirectory is the tile readers' cache of decoded directories.
+	// CacheTileDirectory is the PMTiles readers' caches of decoded leaf
+	// directories: one lookup per leaf directory a tile read descends
+	// through (archives whose root directory holds every tile make none).
 	CacheTileDirectory = "tile_directory"
 )
+
+// Operation names for the store_latency_seconds metric.
+const (
+	// StoreOpGetKeyByHash: finding a key by its token hash, which the key
+	// service does on a verify cache miss (the only database call on the
+	// tile request path).
+	StoreOpGetKeyByHash = "get_key_by_hash"
+	// StoreOpUpdate: one read-write transaction (key changes, audit
+	// appends, sessions), from waiting for it to begin until its commit
+	// or rollback.
+	StoreOpUpdate = "update"
+	// StoreOpTouchKeys: the batched write of key last-used times.
+	StoreOpTouchKeys = "touch_keys"
+)
+
+// StoreOps lists every operation name of store_latency_seconds.
+func StoreOps() []string { return []string{StoreOpGetKeyByHash, StoreOpUpdate, StoreOpTouchKeys} }
 
 // DurationBuckets are the request latency buckets in seconds. Tiles are
 // served from local files, so most requests finish well under 10 ms; the
@@ -58,10 +79,12 @@ type Metrics struct {
 	RateLimited *prometheus.CounterVec
 	// KeyMisuse counts secret keys presented on the public listener.
 	KeyMisuse prometheus.Counter
-	// CacheLookups counts cache lookups by cache name and result
-	// ("hit"/"miss").
+	// CacheLookups counts cache lookups by cache name (CacheKeyVerify,
+	// CacheTileDirectory) and result ("hit"/"miss"). Record through
+	// KeyCache and TileCache, whose counters are bound once.
 	CacheLookups *prometheus.CounterVec
-	// StoreLatency observes database operation latency by operation name.
+	// StoreLatency observes database operation latency by operation name
+	// (see StoreOps).
 	StoreLatency *prometheus.HistogramVec
 	// TilesetsLoaded is the number of tilesets currently served.
 	TilesetsLoaded prometheus.Gauge
@@ -71,7 +94,9 @@ type Metrics struct {
 	// BuildInfo is always 1; its labels carry the version, Go version and
 	// storage backend.
 	BuildInfo *prometheus.GaugeVec
-	// AuditEvents counts audit events appended, by action.
+	// AuditEvents counts the audit events this process committed, by
+	// action: events appended in a transaction that rolled back are not
+	// counted, nor are events other replicas or offline commands wrote.
 	AuditEvents *prometheus.CounterVec
 	// Backups counts scheduled backup runs by outcome ("success",
 	// "failure").
@@ -118,12 +143,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		CacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace,
 			Name:      "cache_lookups_total",
-			Help:      "Cache lookups by cache and result (hit or miss).",
+			Help:      "Cache lookups by cache and result (hit or miss): key_verify is the key service's cache of verified and unknown keys, tile_directory the PMTiles readers' caches of decoded leaf directories.",
 		}, []string{"cache", "result"}),
 		StoreLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace,
 			Name:      "store_latency_seconds",
-			Help:      "Database operation latency, by operation.",
+			Help:      "Database operation latency, by operation: get_key_by_hash (key lookup on a verify cache miss), update (a read-write transaction, from waiting to begin until commit or rollback), touch_keys (batched last-used times).",
 			Buckets:   StoreBuckets,
 		}, []string{"op"}),
 		TilesetsLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -144,7 +169,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		AuditEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace,
 			Name:      "audit_events_total",
-			Help:      "Audit events appended, by action.",
+			Help:      "Audit events this process committed to the audit log, by action (not those rolled back, nor those of other replicas or offline commands).",
 		}, []string{"action"}),
 		Backups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace,
@@ -164,12 +189,16 @@ func New(reg prometheus.Registerer) *Metrics {
 	)
 	m.keyCache = m.newCacheCounter(CacheKeyVerify)
 	m.tileCache = m.newCacheCounter(CacheTileDirectory)
-	// Both scopes and both results exist from the start, so a dashboard
-	// shows 0 rather than "no data" before the first event.
+	// Every scope, outcome, cache result and store operation exists from
+	// the start, so a dashboard shows 0 rather than "no data" before the
+	// first event.
 	m.RateLimited.WithLabelValues(ScopeKey)
 	m.RateLimited.WithLabelValues(ScopeIP)
 	m.Backups.WithLabelValues("success")
 	m.Backups.WithLabelValues("failure")
+	for _, op := range StoreOps() {
+		m.StoreLatency.WithLabelValues(op)
+	}
 	return m
 }
 
@@ -181,12 +210,13 @@ func (m *Metrics) SetBuildInfo(version, backend string) {
 }
 
 // ObserveStore records the latency of one database operation started at
-// start; op is a fixed operation name such as "get_key_by_hash".
+// start; op is one of StoreOps.
 func (m *Metrics) ObserveStore(op string, start time.Time) {
 	m.StoreLatency.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-// AuditEvent counts one appended audit event.
+// AuditEvent counts one committed audit event; action is the event's
+// action name (such as "key.create"), a fixed set chosen by the code.
 func (m *Metrics) AuditEvent(action string) {
 	m.AuditEvents.WithLabelValues(action).Inc()
 }

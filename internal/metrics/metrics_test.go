@@ -27,7 +27,7 @@ func exercised(t *testing.T) (*prometheus.Registry, *Metrics) {
 	m.KeyCache().Hit()
 	m.KeyCache().Miss()
 	m.TileCache().Hit()
-	m.ObserveStore("get_key_by_hash", time.Now().Add(-3*time.Millisecond))
+	m.ObserveStore(StoreOpGetKeyByHash, time.Now().Add(-3*time.Millisecond))
 	m.SetTilesets(4, 1)
 	m.SetBuildInfo("1.2.3", "sqlite")
 	m.AuditEvent("key.create")
@@ -91,6 +91,91 @@ mapwright_build_info{backend="postgres",goversion="` + runtime.Version() + `",ve
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mapwright_build_info"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSeriesExistBeforeFirstEvent: a fresh daemon shows 0, not "no data",
+// for every cache result and store operation, so rates and alerts work from
+// the first scrape.
+func TestSeriesExistBeforeFirstEvent(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg)
+	want := `
+# HELP mapwright_cache_lookups_total Cache lookups by cache and result (hit or miss): key_verify is the key service's cache of verified and unknown keys, tile_directory the PMTiles readers' caches of decoded leaf directories.
+# TYPE mapwright_cache_lookups_total counter
+mapwright_cache_lookups_total{cache="key_verify",result="hit"} 0
+mapwright_cache_lookups_total{cache="key_verify",result="miss"} 0
+mapwright_cache_lookups_total{cache="tile_directory",result="hit"} 0
+mapwright_cache_lookups_total{cache="tile_directory",result="miss"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mapwright_cache_lookups_total"); err != nil {
+		t.Error(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]bool{}
+	for _, f := range families {
+		if f.GetName() != "mapwright_store_latency_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "op" && m.GetHistogram().GetSampleCount() == 0 {
+					ops[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	for _, op := range StoreOps() {
+		if !ops[op] {
+			t.Errorf("store_latency_seconds{op=%q} is not exposed at 0 before the first operation", op)
+		}
+	}
+}
+
+// TestCacheRecordersAreCheapAndBound: the recorders handed to the key
+// service and the tile readers count into their own cache's series and
+// cost no allocation, as they run on every tile request.
+func TestCacheRecordersAreCheapAndBound(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	tests := []struct {
+		name   string
+		rec    CacheRecorder
+		record func(CacheRecorder)
+		cache  string
+		result string
+	}{
+		{"key verify hit", m.KeyCache(), CacheRecorder.Hit, CacheKeyVerify, "hit"},
+		{"key verify miss", m.KeyCache(), CacheRecorder.Miss, CacheKeyVerify, "miss"},
+		{"tile directory hit", m.TileCache(), CacheRecorder.Hit, CacheTileDirectory, "hit"},
+		{"tile directory miss", m.TileCache(), CacheRecorder.Miss, CacheTileDirectory, "miss"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			type series struct{ cache, result string }
+			before := map[series]float64{}
+			for _, c := range []string{CacheKeyVerify, CacheTileDirectory} {
+				for _, r := range []string{"hit", "miss"} {
+					before[series{c, r}] = testutil.ToFloat64(m.CacheLookups.WithLabelValues(c, r))
+				}
+			}
+			allocs := testing.AllocsPerRun(100, func() { tt.record(tt.rec) })
+			if allocs != 0 {
+				t.Errorf("%v allocations per lookup, want 0", allocs)
+			}
+			for s, was := range before {
+				want := was
+				if s == (series{tt.cache, tt.result}) {
+					// AllocsPerRun runs the function once more to warm up.
+					want += 101
+				}
+				if got := testutil.ToFloat64(m.CacheLookups.WithLabelValues(s.cache, s.result)); got != want {
+					t.Errorf("cache_lookups_total{cache=%q,result=%q} = %v, want %v", s.cache, s.result, got, want)
+				}
+			}
+		})
 	}
 }
 

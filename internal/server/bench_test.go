@@ -72,7 +72,8 @@ func benchHandler(b *testing.B, size int) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := keys.New(st, audit.New(akey, nil), keys.Options{})
+	m := metrics.New(prometheus.NewRegistry())
+	svc := keys.New(st, audit.New(akey, nil), keys.Options{CacheRecorder: m.KeyCache()})
 	iss, err := svc.Issue(ctx, keys.IssueRequest{
 		Kind: apikey.Public, Name: "bench", Origins: []string{"https://maps.example.com"},
 		// A burst of the usual size refilled faster than the benchmark
@@ -96,7 +97,7 @@ func benchHandler(b *testing.B, size int) (http.Handler, string) {
 		Keys:           svc,
 		PublicTilesets: []string{"pub"},
 		Logger:         slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Metrics:        metrics.New(prometheus.NewRegistry()),
+		Metrics:        m,
 	})
 	return h, iss.Token
 }

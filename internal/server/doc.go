@@ -102,6 +102,20 @@
 // refuses) and are inflated for the others, including clients that send no
 // Accept-Encoding. Identity tiles are never compressed on the fly.
 //
+// # Behind proxies
+//
+// The client is the connection's peer unless the peer is inside
+// Options.TrustedProxies (empty by default). For such a peer the client is
+// the right-most X-Forwarded-For entry that is not itself a trusted proxy:
+// the entries on the right were appended by our own proxies, anything
+// further left is what the client claimed and is never read. A malformed
+// entry on that walk makes the peer the client. Forwarding headers from
+// any other peer are ignored, so a client cannot pick the network its
+// failed keys are charged to, or the one audit and logs record.
+// X-Forwarded-Proto from a trusted proxy decides HSTS and the scheme of
+// URLs, X-Forwarded-Host their host; Options.PublicBaseURL, when set,
+// fixes scheme and host of URLs regardless.
+//
 // # Logs
 //
 // One line per request: method, route pattern, path with the key query

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/mapwright/mapwright/internal/metrics"
@@ -86,13 +87,23 @@ type Options struct {
 	// HSTS sends Strict-Transport-Security: max-age=31536000 on responses
 	// to requests that arrived over TLS.
 	HSTS bool
-	// TrustProxyHeaders makes the handler believe X-Forwarded-Proto,
-	// X-Forwarded-Host and the last X-Forwarded-For entry. Only for a
-	// listener that is reachable through a trusted reverse proxy alone.
-	TrustProxyHeaders bool
+	// TrustedProxies are the networks of the reverse proxies and load
+	// balancers in front of the listener. Forwarding headers are read only
+	// from a request whose immediate peer (its RemoteAddr) is inside one
+	// of them; from any other peer they are ignored, so a client cannot
+	// choose the address it is limited, logged and audited under. For a
+	// trusted peer the client is the right-most X-Forwarded-For entry
+	// that is not itself a trusted proxy (entries further left are
+	// claims the client made itself); X-Forwarded-Proto then decides
+	// whether the client used TLS (HSTS, URL scheme) and X-Forwarded-Host
+	// names the host in URLs when PublicBaseURL is not set. A malformed
+	// X-Forwarded-For entry on that walk makes the peer itself the
+	// client. Empty (the default): no forwarding header is trusted.
+	// IPv4-mapped IPv6 prefixes match the IPv4 addresses they map.
+	TrustedProxies []netip.Prefix
 	// PublicBaseURL, when set (e.g. "https://tiles.example.com"), is the
-	// scheme and host written into TileJSON and tileset URLs instead of
-	// those of the request.
+	// scheme, host and optional path prefix written into TileJSON and
+	// tileset URLs instead of those of the request.
 	PublicBaseURL string
 
 	// Now is the clock; nil means time.Now. Tests set it.

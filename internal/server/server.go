@@ -40,6 +40,12 @@ type server struct {
 	cacheControl      []string
 	keyedCacheControl []string
 
+	// trusted are the proxies whose forwarding headers count, normalised
+	// by normalizeProxies; publicBase is Options.PublicBaseURL without a
+	// trailing slash.
+	trusted    []netip.Prefix
+	publicBase string
+
 	// unavailable samples the error log of requests refused because keys
 	// could not be checked.
 	unavailable logSampler
@@ -86,6 +92,8 @@ func newServer(opts Options) *server {
 		failBurst:    opts.AuthFailBurst,
 		m:            opts.Metrics,
 		unavailable:  logSampler{interval: int64(10 * time.Second)},
+		trusted:      normalizeProxies(opts.TrustedProxies),
+		publicBase:   strings.TrimRight(opts.PublicBaseURL, "/"),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -254,7 +262,8 @@ func (s *server) methodNotAllowed(rt route, allow string) http.HandlerFunc {
 // key-shaped strings; the stack holds no argument values.
 func (s *server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{w: w, start: s.now(), client: truncatedClient(s.clientAddr(r))}
+		client, fwd := s.resolveClient(r)
+		st := &reqState{w: w, start: s.now(), client: truncatedClient(client), fwd: fwd}
 		defer func() {
 			rec := recover()
 			if rec == nil {
@@ -346,51 +355,11 @@ func (s *server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h["X-Content-Type-Options"] = nosniff
-		if s.opts.HSTS && s.isTLS(r) {
+		if s.opts.HSTS && s.isTLS(r, stateOf(w)) {
 			h["Strict-Transport-Security"] = hsts
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// isTLS reports whether the client reached us over TLS: directly, or
-// through a trusted proxy that says so.
-func (s *server) isTLS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	return s.opts.TrustProxyHeaders && strings.EqualFold(firstValue(r.Header.Get("X-Forwarded-Proto")), "https")
-}
-
-func firstValue(v string) string {
-	if i := strings.IndexByte(v, ','); i >= 0 {
-		v = v[:i]
-	}
-	return strings.TrimSpace(v)
-}
-
-// clientAddr returns the client's address: the peer, or with trusted proxy
-// headers the last X-Forwarded-For entry (the one our proxy appended; the
-// ones before it are the client's own claims).
-func (s *server) clientAddr(r *http.Request) netip.Addr {
-	if s.opts.TrustProxyHeaders {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if a, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
-				return a.Unmap()
-			}
-		}
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
-		return a.Unmap()
-	}
-	return netip.Addr{}
 }
 
 // truncatedClient keeps the /24 of an IPv4 address or the /48 of an IPv6

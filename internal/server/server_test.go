@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -313,12 +314,21 @@ func TestSecurityHeaders(t *testing.T) {
 		{"tls with hsts", true, true, false, "", "max-age=31536000"},
 		{"plain http", true, false, false, "", ""},
 		{"tls without hsts option", false, true, false, "", ""},
-		{"forwarded https trusted", true, false, true, "https", "max-age=31536000"},
-		{"forwarded https untrusted", true, false, false, "https", ""},
+		{"forwarded https from a trusted proxy", true, false, true, "https", "max-age=31536000"},
+		{"forwarded https from an untrusted peer", true, false, false, "https", ""},
+		{"forwarded http from a trusted proxy over tls", true, true, true, "http", ""},
+		{"forwarded garbage from a trusted proxy over tls", true, true, true, "gopher", "max-age=31536000"},
+		{"forwarded https from a trusted proxy without hsts option", false, false, true, "https", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, func(o *Options) { o.HSTS = tt.hsts; o.TrustProxyHeaders = tt.trust })
+			f := newFixture(t, func(o *Options) {
+				o.HSTS = tt.hsts
+				if tt.trust {
+					// httptest requests come from 192.0.2.1.
+					o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+				}
+			})
 			r := newRequest("GET", "/livez")
 			if tt.tls {
 				r = newRequest("GET", "https://tiles.test/livez")

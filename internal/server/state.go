@@ -46,6 +46,7 @@ type reqState struct {
 	elapsed  time.Duration // set once by the first layer that needs it
 	route    route
 	client   netip.Prefix // truncated client network; invalid when unknown
+	fwd      forwarding   // which forwarding headers count, see resolveClient
 	token    string       // the presented key; never logged, see keyStart
 	keyStart string       // its redacted form, once computed
 

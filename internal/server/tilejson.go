@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/mapwright/mapwright/internal/tiles"
 )
@@ -182,7 +181,7 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request, st *reqState, 
 	if key != nil && !s.limitKey(w, r, st, key) {
 		return
 	}
-	base, err := s.baseURL(r)
+	base, err := s.baseURL(r, st)
 	if err != nil {
 		writeProblem(w, r, http.StatusBadRequest, probBadRequest, "the Host header is not a valid host name")
 		return
@@ -221,20 +220,20 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request, st *reqState, 
 }
 
 // baseURL returns "scheme://host" for URLs pointing back at this server:
-// Options.PublicBaseURL when set, else the request's (the forwarded ones
-// only with TrustProxyHeaders). The host is checked so a forged Host header
-// cannot inject anything into the URL.
-func (s *server) baseURL(r *http.Request) (string, error) {
-	if s.opts.PublicBaseURL != "" {
-		return strings.TrimRight(s.opts.PublicBaseURL, "/"), nil
+// Options.PublicBaseURL when set, else the request's scheme and Host (the
+// forwarded ones only from a trusted proxy, see resolveClient). The host is
+// checked so a forged Host header cannot inject anything into the URL.
+func (s *server) baseURL(r *http.Request, st *reqState) (string, error) {
+	if s.publicBase != "" {
+		return s.publicBase, nil
 	}
 	scheme := "http"
-	if s.isTLS(r) {
+	if s.isTLS(r, st) {
 		scheme = "https"
 	}
 	host := r.Host
-	if s.opts.TrustProxyHeaders {
-		if fh := firstValue(r.Header.Get("X-Forwarded-Host")); fh != "" {
+	if st.fwd.proxied {
+		if fh := forwardedValue(r.Header[hdrForwardedHost], st.fwd); fh != "" {
 			host = fh
 		}
 	}

@@ -55,7 +55,7 @@ func (s *server) listTilesets(w http.ResponseWriter, r *http.Request) {
 	if key != nil && !s.limitKey(w, r, st, key) {
 		return
 	}
-	base, err := s.baseURL(r)
+	base, err := s.baseURL(r, st)
 	if err != nil {
 		writeProblem(w, r, http.StatusBadRequest, probBadRequest, "the Host header is not a valid host name")
 		return

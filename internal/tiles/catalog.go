@@ -88,6 +88,18 @@ func WithGrace(d time.Duration) Option {
 	return func(c *Catalog) { c.grace = max(d, 0) }
 }
 
+// CacheRecorder counts the lookups of the PMTiles readers' caches of
+// decoded leaf directories; see [WithDirectoryCacheRecorder].
+type CacheRecorder = pmtiles.CacheRecorder
+
+// WithDirectoryCacheRecorder reports every leaf directory lookup of the
+// catalog's PMTiles readers to rec, a hit or a miss (see
+// pmtiles.WithCacheRecorder); MBTiles files have no such cache. Every
+// reader opened by Open and later reloads shares rec. nil records nothing.
+func WithDirectoryCacheRecorder(rec CacheRecorder) Option {
+	return func(c *Catalog) { c.dirCache = rec }
+}
+
 // Catalog is the set of tilesets in one directory. It only ever opens files
 // it listed in that directory itself; tileset names coming from requests are
 // looked up in its map and never joined into a path.
@@ -97,9 +109,10 @@ func WithGrace(d time.Duration) Option {
 // closed once every handle acquired on them is released (and, for Get, after
 // the grace period).
 type Catalog struct {
-	dir    string
-	logger *slog.Logger
-	grace  time.Duration
+	dir      string
+	logger   *slog.Logger
+	grace    time.Duration
+	dirCache CacheRecorder
 
 	reloadMu sync.Mutex // serialises Reload and Close
 	gen      atomic.Pointer[generation]
@@ -401,7 +414,7 @@ func (c *Catalog) openSource(cand *candidate) (*source, error) {
 	)
 	switch cand.kind {
 	case KindPMTiles:
-		src, err = pmtiles.Open(cand.path)
+		src, err = pmtiles.Open(cand.path, pmtiles.WithCacheRecorder(c.dirCache))
 	case KindMBTiles:
 		src, err = mbtiles.Open(cand.path)
 	default:

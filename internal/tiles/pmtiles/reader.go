@@ -33,12 +33,33 @@ type Option func(*options)
 
 type options struct {
 	leafCacheBytes int
+	cacheRecorder  CacheRecorder
 }
 
 // WithLeafCacheBytes sets the memory budget of the decoded leaf directory
 // cache (default DefaultLeafCacheBytes). A budget of 0 disables the cache.
 func WithLeafCacheBytes(n int) Option {
 	return func(o *options) { o.leafCacheBytes = max(n, 0) }
+}
+
+// CacheRecorder counts the lookups of a Reader's leaf directory cache (see
+// [WithCacheRecorder]).
+type CacheRecorder interface {
+	// Hit records a leaf directory found decoded in the cache.
+	Hit()
+	// Miss records a leaf directory that had to be read from the archive
+	// and decoded.
+	Miss()
+}
+
+// WithCacheRecorder reports every leaf directory lookup of tile reads to
+// rec: a hit when the decoded directory was cached, a miss when it had to
+// be read (also while the cache is disabled). The root directory is always
+// in memory and is not a lookup; [Reader.Walk] bypasses the cache and is not
+// counted. rec is called on the tile path, so it must be cheap; nil records
+// nothing.
+func WithCacheRecorder(rec CacheRecorder) Option {
+	return func(o *options) { o.cacheRecorder = rec }
 }
 
 // Reader is an open PMTiles archive. It implements tileset.Source and is
@@ -53,6 +74,7 @@ type Reader struct {
 	enc      tileset.Encoding
 	warnings []string
 	leaves   *leafCache
+	rec      CacheRecorder
 	loads    singleflight.Group
 	closed   atomic.Bool
 }
@@ -94,7 +116,7 @@ func NewReader(ra io.ReaderAt, size int64, opts ...Option) (*Reader, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	r := &Reader{ra: ra, size: size, leaves: newLeafCache(o.leafCacheBytes)}
+	r := &Reader{ra: ra, size: size, leaves: newLeafCache(o.leafCacheBytes), rec: o.cacheRecorder}
 	if size == 0 {
 		return nil, ErrEmptyFile
 	}
@@ -229,7 +251,13 @@ func (r *Reader) lookup(ctx context.Context, id uint64) (Entry, bool, error) {
 // it can. Concurrent misses on one leaf share a single read.
 func (r *Reader) leaf(e Entry) ([]Entry, error) {
 	if dir, ok := r.leaves.get(e.Offset); ok {
+		if r.rec != nil {
+			r.rec.Hit()
+		}
 		return dir, nil
+	}
+	if r.rec != nil {
+		r.rec.Miss()
 	}
 	v, err, _ := r.loads.Do(strconv.FormatUint(e.Offset, 10), func() (any, error) {
 		dir, err := r.readLeaf(e)
