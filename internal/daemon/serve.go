@@ -125,6 +125,11 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 		}
 		log.Warn("plain HTTP listener enabled: keys and tiles cross it unencrypted; only use it behind a TLS-terminating proxy",
 			logging.KeyAddr, hln.Addr().String())
+		if len(cfg.Listen.TrustedProxies) == 0 {
+			log.Warn("plain HTTP listener without listen.trusted_proxies: behind a proxy every client appears as the proxy, "+
+				"so one client's failed keys rate-limit them all; list the proxy's addresses in listen.trusted_proxies",
+				logging.KeyAddr, hln.Addr().String())
+		}
 		srv.Add("http", hln, public, nil).ConnContext = server.ConnContext
 		info.HTTPAddr = hln.Addr().String()
 	}
