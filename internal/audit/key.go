@@ -105,7 +105,7 @@ func checkHead(ctx context.Context, r store.Reader, key []byte, head store.Audit
 	if !hmac.Equal(chainHash(key, last.PrevHash, Canonical(*last)), last.Hash) {
 		return fmt.Errorf("the audit key file does not sign event %d, the last of this database's audit chain: "+
 			"every process writing to one database needs the same %s (copy it from the first installation), "+
-			"or the event was altered; refusing to start: %w", head.Seq, KeyFileName, ErrKeyMismatch)
+			"or the event was altered; the key must not sign further events: %w", head.Seq, KeyFileName, ErrKeyMismatch)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"time"
 
 	"github.com/mapwright/mapwright/internal/store"
@@ -29,11 +30,16 @@ type Event struct {
 	ClientIP string
 }
 
-// Log appends events to the hash chain. It holds no state besides the key
-// and clock, so one Log may serve any number of goroutines and stores.
+// Log appends events to the hash chain. Its first append onto a non-empty
+// chain checks that its key signed the chain's head; besides that it holds
+// no state but the key and clock, so one Log may serve any number of
+// goroutines.
 type Log struct {
 	key []byte
 	now func() time.Time
+	// headChecked is set once this Log has seen that its key signed the
+	// head of the chain it appends to (see Append).
+	headChecked atomic.Bool
 }
 
 // New returns a Log that hashes with key (the [KeySize] bytes from
@@ -61,6 +67,15 @@ func (l *Log) Append(ctx context.Context, tx store.Tx, ev Event) (store.AuditEve
 	head, err := tx.LockAuditHead(ctx)
 	if err != nil {
 		return store.AuditEvent{}, fmt.Errorf("append audit event %s: lock head: %w", ev.Action, err)
+	}
+	if head.Seq > 0 && !l.headChecked.Load() {
+		// Once per process: an event signed with another key (a replica
+		// that started with a key of its own) must not be chained onto,
+		// or the chain would break for good.
+		if err := checkHead(ctx, tx, l.key, head); err != nil {
+			return store.AuditEvent{}, fmt.Errorf("append audit event %s: %w", ev.Action, err)
+		}
+		l.headChecked.Store(true)
 	}
 	rec.Seq = head.Seq + 1
 	switch {

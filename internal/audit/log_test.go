@@ -443,3 +443,28 @@ func TestOpenKeyRefusesAnotherKey(t *testing.T) {
 		t.Fatalf("the first key copied to the replica: %v", err)
 	}
 }
+
+// TestAppendRefusesAChainSignedWithAnotherKey: two replicas that started on
+// an empty database at once may each have created a key of its own. The
+// first to append wins; the other's appends fail closed, leaving the chain
+// whole.
+func TestAppendRefusesAChainSignedWithAnotherKey(t *testing.T) {
+	st, _ := openSQLite(t)
+	first := New(bytes.Repeat([]byte{1}, KeySize), nil)
+	second := New(bytes.Repeat([]byte{2}, KeySize), nil)
+	appendN(t, first, st, 2)
+	_, err := second.AppendStandalone(context.Background(), st, Event{Actor: "system", Action: ActionServerStart})
+	if !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("append with another key: %v, want ErrKeyMismatch", err)
+	}
+	head, err := st.AuditHead(context.Background())
+	if err != nil || head.Seq != 2 {
+		t.Fatalf("head after the refused append: %+v, %v", head, err)
+	}
+	res, err := Verify(context.Background(), st, bytes.Repeat([]byte{1}, KeySize), VerifyOptions{})
+	if err != nil || !res.OK {
+		t.Fatalf("chain after the refused append: %+v, %v", res, err)
+	}
+	// The right key goes on appending.
+	appendN(t, first, st, 1)
+}
