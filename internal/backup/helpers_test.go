@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"io"
 	"path/filepath"
 	"testing"
 	"time"
@@ -217,9 +216,6 @@ func restoreFile(ctx context.Context, file []byte, k Keys, st store.Store, opts 
 	}
 	return Restore(ctx, r, st, opts)
 }
-
-// readAll drains r.
-func readAll(r io.Reader) ([]byte, error) { return io.ReadAll(r) }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
 

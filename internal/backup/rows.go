@@ -557,12 +557,3 @@ func columnsOf(cols []store.Column) []Column {
 	}
 	return out
 }
-
-// storeColumns converts a part's columns to the store's form.
-func storeColumns(cols []Column) []store.Column {
-	out := make([]store.Column, len(cols))
-	for i, c := range cols {
-		out[i] = store.Column{Name: c.Name, Type: store.ColumnType(c.Type), Nullable: c.Nullable}
-	}
-	return out
-}

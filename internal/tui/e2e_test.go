@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,9 +32,10 @@ func TestEndToEndRevoke(t *testing.T) {
 	}
 	root := moduleRoot(t)
 	bin := t.TempDir()
+	// go test puts the toolchain that runs it first on PATH.
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("find the go command: %v", err)
 	}
 	build := exec.Command(goCmd, "build", "-o", bin, "./cmd/mwctl", "./cmd/mapwrightd")
 	build.Dir = root

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 )
 
 // socketHost is the URL host of requests sent over a unix socket. The
@@ -87,6 +88,11 @@ func socketServer(path string) (Server, error) {
 	clean := filepath.Clean(path)
 	if !filepath.IsAbs(clean) || clean == "/" {
 		return Server{}, fmt.Errorf("%w: socket path %q must be an absolute file path", ErrServer, path)
+	}
+	// ParseServer trims the address, so a path ending in white space
+	// ("/ /" cleans to "/ ") would not survive its own canonical form.
+	if strings.TrimRightFunc(clean, unicode.IsSpace) != clean {
+		return Server{}, fmt.Errorf("%w: socket path %q must not end in white space", ErrServer, path)
 	}
 	return Server{Socket: clean, URL: &url.URL{Scheme: "http", Host: socketHost}}, nil
 }
