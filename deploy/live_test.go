@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mapwright/mapwright/internal/daemon"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/pkg/client"
 )
 
@@ -25,25 +24,7 @@ type liveDaemon struct {
 	socket     string
 	publicAddr string
 	client     *client.Client
-	logs       *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the daemon's log writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs       *testenv.Buffer
 }
 
 // startDaemon runs mapwrightd serve until the test ends and waits until its
@@ -54,7 +35,7 @@ func startDaemon(t *testing.T) *liveDaemon {
 	d := &liveDaemon{
 		dataDir: filepath.Join(dir, "data"),
 		socket:  filepath.Join(dir, "admin.sock"),
-		logs:    &syncBuffer{},
+		logs:    &testenv.Buffer{},
 
 		publicAddr: freeAddr(t),
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mapwright/mapwright/internal/cli"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 )
 
 // runAsEnv makes the test binary act as mwctl, so that shell scripts under
@@ -20,30 +21,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// moduleRoot walks up from the test's directory to the one holding go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 // repoFile returns the path of a file of the repository, given
 // slash-separated from its root.
 func repoFile(t *testing.T, rel string) string {
 	t.Helper()
-	return filepath.Join(moduleRoot(t), filepath.FromSlash(rel))
+	return filepath.Join(testenv.ModuleRoot(t), filepath.FromSlash(rel))
 }
 
 func readRepoFile(t *testing.T, rel string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/mapwright/mapwright/internal/sessions"
 	"github.com/mapwright/mapwright/internal/store"
 	"github.com/mapwright/mapwright/internal/store/sqlite"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/internal/tiles"
 	"github.com/mapwright/mapwright/pkg/apikey"
 	"github.com/mapwright/mapwright/pkg/client"
@@ -57,24 +58,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is an admin API over a real SQLite store, key service, session
 // manager and tileset catalog.
 type env struct {
@@ -87,7 +70,7 @@ type env struct {
 	tileDir  string
 	// opts built admin; tests derive other instances from it.
 	opts Options
-	logs *syncBuffer
+	logs *testenv.Buffer
 	// root is a secret key with scope admin, created over the socket.
 	root keys.Issued
 }
@@ -118,7 +101,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { cat.Close() })
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	opts := Options{
 		Keys: ks, Audit: log, Store: st, Catalog: cat, PublicTilesets: []string{"countries"},
 		Gatherer: reg, Metrics: m, Sessions: sm,

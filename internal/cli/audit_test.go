@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/mapwright/mapwright/internal/cli/iostreams"
 	"github.com/mapwright/mapwright/internal/cli/output"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/pkg/client"
 	"github.com/mapwright/mapwright/pkg/client/clienttest"
 )
@@ -194,26 +194,8 @@ func TestAuditListUsageErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer a command writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitOutput waits until buf holds want.
-func waitOutput(t *testing.T, buf *syncBuffer, want string) {
+func waitOutput(t *testing.T, buf *testenv.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(buf.String(), want) {
@@ -228,7 +210,7 @@ func TestAuditTailFollows(t *testing.T) {
 	e := newEnv(t)
 	seedAudit(e)
 	ios, _, _, _ := iostreams.Test()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &testenv.Buffer{}, &testenv.Buffer{}
 	ios.Out, ios.ErrOut = out, errOut
 	f := NewFactory(ios)
 	f.Now = func() time.Time { return testNow }

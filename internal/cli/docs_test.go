@@ -10,26 +10,8 @@ import (
 
 	"github.com/mapwright/mapwright/internal/cli/docgen"
 	"github.com/mapwright/mapwright/internal/cli/iostreams"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 )
-
-// moduleRoot walks up from the package directory to go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package")
-		}
-		dir = parent
-	}
-}
 
 // mwctlFiles reads the generated files of mwctl under dir/sub.
 func mwctlFiles(t *testing.T, dir, sub string) map[string][]byte {
@@ -61,7 +43,7 @@ func TestGeneratedDocsAreFresh(t *testing.T) {
 	if err := docgen.GenerateDocs(tmp, DocRoots(ios)...); err != nil {
 		t.Fatal(err)
 	}
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	for _, sub := range []string{"completions", "man"} {
 		want := mwctlFiles(t, tmp, sub)
 		got := mwctlFiles(t, root, sub)

@@ -7,29 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 )
 
-// moduleRoot walks up from the test's directory to the one holding go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 func examplePath(t *testing.T) string {
-	return filepath.Join(moduleRoot(t), "examples", "mapwrightd.yaml")
+	return filepath.Join(testenv.ModuleRoot(t), "examples", "mapwrightd.yaml")
 }
 
 // TestExampleConfigIsDefaults proves the shipped example stays true: it

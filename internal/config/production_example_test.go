@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 )
 
 // credentialDir is where the production example expects the TLS
@@ -14,7 +16,7 @@ const credentialDir = "/run/credentials/mapwrightd.service/"
 
 func productionExample(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(moduleRoot(t), "examples", "mapwrightd-production.yaml"))
+	data, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(t), "examples", "mapwrightd-production.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mapwright/mapwright/internal/demo"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 )
 
 // TestServeBehindBalancer runs serve the way the balancer variant of the
@@ -36,7 +37,7 @@ func TestServeBehindBalancer(t *testing.T) {
 		t.Fatal(err)
 	}
 	httpAddr := freeAddr(t)
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

@@ -25,6 +25,7 @@ import (
 	"github.com/mapwright/mapwright/internal/config"
 	"github.com/mapwright/mapwright/internal/keys"
 	"github.com/mapwright/mapwright/internal/server"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/internal/tiles"
 	"github.com/mapwright/mapwright/internal/tiles/pmtiles"
 	"github.com/mapwright/mapwright/pkg/apikey"
@@ -44,11 +45,11 @@ const tilePath = "/v1/tiles/world/0/0/0.mvt"
 // hostileDaemon is a running public listener.
 type hostileDaemon struct {
 	addr      string
-	clientTLS *tls.Config // set when the listener serves TLS
-	good      string      // the victim's key: used by nobody during an attack
-	other     string      // the attacker's own valid key
-	reqLog    *syncBuffer // the public handler's request log
-	daemonLog *syncBuffer // the daemon's log, including the http.Server error log
+	clientTLS *tls.Config     // set when the listener serves TLS
+	good      string          // the victim's key: used by nobody during an attack
+	other     string          // the attacker's own valid key
+	reqLog    *testenv.Buffer // the public handler's request log
+	daemonLog *testenv.Buffer // the daemon's log, including the http.Server error log
 	conns     *connTracker
 	bigSize   int // bytes of the "big" tileset's one tile, when made
 
@@ -78,7 +79,7 @@ func startHostileDaemon(t *testing.T, o hostileOptions) *hostileDaemon {
 	if o.timeouts != nil {
 		o.timeouts(&cfg.Server)
 	}
-	d := &hostileDaemon{reqLog: &syncBuffer{}, daemonLog: &syncBuffer{}, conns: newConnTracker(), bigSize: o.bigTile}
+	d := &hostileDaemon{reqLog: &testenv.Buffer{}, daemonLog: &testenv.Buffer{}, conns: newConnTracker(), bigSize: o.bigTile}
 	log := slog.New(slog.NewTextHandler(d.daemonLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	a, err := openApp(ctx, cfg, log, nil)

@@ -21,6 +21,7 @@ import (
 	"github.com/mapwright/mapwright/internal/metrics"
 	"github.com/mapwright/mapwright/internal/store"
 	"github.com/mapwright/mapwright/internal/store/sqlite"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/internal/tiles/pmtiles"
 	"github.com/mapwright/mapwright/pkg/client"
 )
@@ -245,7 +246,7 @@ func TestServeMetricsMove(t *testing.T) {
 	}
 	writeLeafyArchive(t, filepath.Join(tilesDir, "leafy.pmtiles"))
 	httpAddr, sock := freeAddr(t), filepath.Join(dir, "admin.sock")
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

@@ -18,6 +18,7 @@ import (
 	"github.com/mapwright/mapwright/internal/demo"
 	"github.com/mapwright/mapwright/internal/sessions"
 	"github.com/mapwright/mapwright/internal/testutil/pgtest"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/pkg/apikey"
 	"github.com/mapwright/mapwright/pkg/client"
 )
@@ -30,7 +31,7 @@ type replica struct {
 	admin *client.Client
 	// base is the plain HTTP listener's base URL.
 	base string
-	logs *syncBuffer
+	logs *testenv.Buffer
 }
 
 // replicaConfig is the YAML config every test replica reads: loopback
@@ -51,7 +52,7 @@ keys:
 func startReplica(t *testing.T, name, dbURL string, from *replica, cacheTTL string) *replica {
 	t.Helper()
 	dir := t.TempDir()
-	r := &replica{name: name, data: filepath.Join(dir, "data"), logs: &syncBuffer{}}
+	r := &replica{name: name, data: filepath.Join(dir, "data"), logs: &testenv.Buffer{}}
 	tiles := filepath.Join(dir, "tiles")
 	for _, d := range []string{r.data, tiles} {
 		if err := os.Mkdir(d, 0o700); err != nil {

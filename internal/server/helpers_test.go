@@ -20,6 +20,7 @@ import (
 	"github.com/mapwright/mapwright/internal/keys"
 	"github.com/mapwright/mapwright/internal/metrics"
 	"github.com/mapwright/mapwright/internal/store"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/internal/tiles"
 	"github.com/mapwright/mapwright/pkg/apikey"
 )
@@ -192,28 +193,11 @@ type fixture struct {
 	keys     *fakeKeys
 	rec      *recorder
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *testenv.Buffer
 	clock    *time.Time
 	tok      map[string]string // role -> token
 	srv      *server
 	gzStored []byte
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Key roles of the fixture.
@@ -233,7 +217,7 @@ const (
 
 func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, rec: &recorder{}, reg: prometheus.NewRegistry(), logs: &syncBuffer{}, tok: map[string]string{}}
+	f := &fixture{t: t, rec: &recorder{}, reg: prometheus.NewRegistry(), logs: &testenv.Buffer{}, tok: map[string]string{}}
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	f.clock = &now
 	f.gzStored = gz(t, mvtTile)

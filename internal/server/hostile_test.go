@@ -22,6 +22,7 @@ import (
 	"github.com/mapwright/mapwright/internal/keys"
 	"github.com/mapwright/mapwright/internal/store"
 	"github.com/mapwright/mapwright/internal/store/sqlite"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/internal/tiles"
 	"github.com/mapwright/mapwright/internal/tiles/pmtiles"
 	"github.com/mapwright/mapwright/pkg/apikey"
@@ -74,7 +75,7 @@ type hostileStack struct {
 	auditKey   []byte
 	agg        *audit.Aggregator
 	catalog    *tiles.Catalog
-	logs       *syncBuffer
+	logs       *testenv.Buffer
 	clock      atomic.Int64 // Unix nanoseconds, frozen between advances
 	good       keys.Issued  // may read every tileset, no origins
 	tilesDir   string
@@ -103,7 +104,7 @@ func newHostileStack(t *testing.T, public []string, prepare func(tilesDir, outsi
 	alog := audit.New(key, nil)
 	hs := &hostileStack{
 		svc: keys.New(cs, alog, keys.Options{}), st: cs, auditKey: key,
-		agg: audit.NewAggregator(alog, cs, nil, 0), logs: &syncBuffer{},
+		agg: audit.NewAggregator(alog, cs, nil, 0), logs: &testenv.Buffer{},
 		tilesDir: filepath.Join(dir, "tiles"), outsideDir: filepath.Join(dir, "outside"),
 	}
 	for _, d := range []string{hs.tilesDir, hs.outsideDir} {

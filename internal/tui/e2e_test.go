@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 )
 
 // TestEndToEndRevoke drives the real mwctl dash in a terminal (tmux)
@@ -30,7 +32,7 @@ func TestEndToEndRevoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	root := moduleRoot(t)
+	root := testenv.ModuleRoot(t)
 	bin := t.TempDir()
 	// go test puts the toolchain that runs it first on PATH.
 	goCmd, err := exec.LookPath("go")
@@ -160,25 +162,6 @@ func TestEndToEndRevoke(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the dashboard to quit", func() bool {
 		return exec.Command(tmux, "-L", sock, "has-session", "-t", "dash").Run() != nil
 	})
-}
-
-// moduleRoot walks up from the package directory to go.mod.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package")
-		}
-		dir = parent
-	}
 }
 
 // freePort returns a loopback TCP port free at the time of the call.

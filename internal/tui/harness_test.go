@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/mapwright/mapwright/internal/metrics"
+	"github.com/mapwright/mapwright/internal/testutil/testenv"
 	"github.com/mapwright/mapwright/pkg/client"
 	"github.com/mapwright/mapwright/pkg/client/clienttest"
 )
@@ -267,24 +268,6 @@ func (a *testAPI) AuditVerify(ctx context.Context, _ client.AuditVerifyRequest) 
 	return a.audit.verify, nil
 }
 
-// syncBuffer is a buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // screen wraps the dashboard to keep its last frame, which the test
 // goroutine may read while the program runs, and to count the messages it
 // has handled.
@@ -325,7 +308,7 @@ type harness struct {
 	clock  *clock
 	tm     *teatest.TestModel
 	screen *screen
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	syncs  int64
 	// ticks are the delays the dashboard asked for its next polls.
 	tickMu sync.Mutex
@@ -345,7 +328,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	return &harness{
-		t: t, fake: fake, server: srv, clock: c, logs: &syncBuffer{},
+		t: t, fake: fake, server: srv, clock: c, logs: &testenv.Buffer{},
 		api: &testAPI{Client: cl, audit: newAuditLog(c.Now)},
 	}
 }
