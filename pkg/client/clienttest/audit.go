@@ -259,6 +259,14 @@ func (f *Fake) streamAudit(w http.ResponseWriter, r *http.Request) {
 		case <-ends:
 			return
 		case <-wake:
+			// Events appended just after EndStreams wake the stream too:
+			// the end wins, as on a server that went away, whichever of
+			// the two select picked.
+			select {
+			case <-ends:
+				return
+			default:
+			}
 		}
 	}
 }
