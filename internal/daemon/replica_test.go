@@ -153,7 +153,7 @@ func TestReplicasSeeRevocationsWithinOneSecond(t *testing.T) {
 	b := startReplica(t, "b", url, a, "1h")
 	ctx := context.Background()
 
-	const n = 40
+	const n = 200
 	var lags []time.Duration
 	for i := range n {
 		k, err := a.admin.CreateKey(ctx, client.CreateKeyRequest{Name: fmt.Sprintf("replica key %d", i), Kind: "public"})
