@@ -50,6 +50,9 @@ func sample(fams map[string]*dto.MetricFamily, name string, want map[string]stri
 		if h := m.GetHistogram(); h != nil {
 			return float64(h.GetSampleCount())
 		}
+		if g := m.GetGauge(); g != nil {
+			return g.GetValue()
+		}
 		return m.GetCounter().GetValue()
 	}
 	return 0
@@ -310,6 +313,13 @@ func TestServeMetricsMove(t *testing.T) {
 	val := func(fams map[string]*dto.MetricFamily, p probe) float64 { return sample(fams, p.name, p.labels) }
 
 	before := scrape()
+	if got := sample(before, "mapwright_database_up", nil); got != 1 {
+		t.Errorf("database_up = %v with the database answering, want 1", got)
+	}
+	// The local CA's server certificate is valid for a while yet.
+	if got := sample(before, "mapwright_tls_certificate_not_after_timestamp_seconds", nil); got < float64(time.Now().Add(30*24*time.Hour).Unix()) {
+		t.Errorf("tls_certificate_not_after_timestamp_seconds = %v, want a time more than 30 days ahead", got)
+	}
 	if got := val(before, serverStart); got != 1 {
 		t.Errorf("audit_events_total{action=%q} = %v after start, want 1", audit.ActionServerStart, got)
 	}

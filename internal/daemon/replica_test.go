@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -260,6 +261,11 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // past the cache TTL: the grace answers now
 	if err := r.admin.Ready(ctx); err == nil {
 		t.Error("/readyz says ready with the database down")
+	}
+	if b, err := r.admin.Metrics(ctx); err != nil {
+		t.Errorf("metrics during the outage: %v", err)
+	} else if !bytes.Contains(b, []byte("\nmapwright_database_up 0\n")) {
+		t.Error("metrics during the outage do not say mapwright_database_up 0")
 	}
 	_, err = r.admin.CreateKey(ctx, client.CreateKeyRequest{Name: "during outage", Kind: "public"})
 	var apiErr *client.APIError

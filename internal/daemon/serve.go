@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,6 +89,15 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	if err != nil {
 		return err
 	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return fmt.Errorf("%w: parse TLS certificate: %w", errUsage, err)
+	}
+	reg.MustRegister(metrics.ServingCollectors(func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return a.store.Ping(ctx) == nil
+	}, leaf.NotAfter)...)
 
 	agg := audit.NewAggregator(a.audit, a.store, logging.Sub(log, "audit"), 0)
 	recorders := auditRecorders{agg}

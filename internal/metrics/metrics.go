@@ -291,3 +291,28 @@ func KeyCacheCollectors(stale, receiving func() float64) []prometheus.Collector 
 		}, receiving),
 	}
 }
+
+// ServingCollectors returns the collectors of the daemon's own health that
+// are read when scraped: database_up pings the database (1 when it
+// answers, 0 when not), and tls_certificate_not_after_timestamp_seconds is
+// the expiry time of the certificate the TLS listeners present, so an
+// alert can fire weeks before it runs out.
+func ServingCollectors(ping func() bool, notAfter time.Time) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "database_up",
+			Help:      "1 when the database answered a ping at scrape time, 0 when it did not.",
+		}, func() float64 {
+			if ping() {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "tls_certificate_not_after_timestamp_seconds",
+			Help:      "Unix time at which the TLS listeners' certificate expires.",
+		}, func() float64 { return float64(notAfter.Unix()) }),
+	}
+}
