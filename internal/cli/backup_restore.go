@@ -36,6 +36,9 @@ type backupRestoreOptions struct {
 	Keys        backupKeyFlags
 	DataDir     string
 	DatabaseURL string
+	// AdminSocket is the running server's admin socket to look for;
+	// empty: DATA/admin.sock.
+	AdminSocket string
 	Force       bool
 	// Actor names the local user in the backup.restore event.
 	Actor string
@@ -105,11 +108,13 @@ tables.NAME line per table. With -o json: {"file", "target", "data_dir",
 	opts.Keys.add(fl)
 	fl.StringVar(&opts.DataDir, "data-dir", "", "data directory of the stopped server: its SQLite database (unless --database-url) and key files")
 	fl.StringVar(&opts.DatabaseURL, "database-url", "", "restore into this PostgreSQL database (postgres://...) instead of the data directory's SQLite")
+	fl.StringVar(&opts.AdminSocket, "admin-socket", "", "admin socket of the server to find stopped, when it is not DATA/admin.sock (as under the service unit)")
 	fl.BoolVar(&opts.Force, "force", false, "restore into a database that holds rows (they are deleted) and replace differing key files")
 	output.AddFlag(cmd, &opts.Format, output.FormatJSON, output.FormatYAML)
 	_ = cmd.MarkFlagFilename("identity")
 	_ = cmd.MarkFlagFilename("passphrase-file")
 	_ = cmd.MarkFlagDirname("data-dir")
+	_ = cmd.MarkFlagFilename("admin-socket")
 	return cmd
 }
 
@@ -125,7 +130,11 @@ func runBackupRestore(ctx context.Context, opts *backupRestoreOptions) error {
 	if dataDir, err = filepath.Abs(dataDir); err != nil {
 		return usageErrorf("--data-dir: %v", err)
 	}
-	if err := checkServerStopped(dataDir); err != nil {
+	sock := opts.AdminSocket
+	if sock == "" {
+		sock = filepath.Join(dataDir, "admin.sock")
+	}
+	if err := checkServerStopped(dataDir, sock); err != nil {
 		return err
 	}
 	// Open the file first: a wrong key or a file that is not a backup
@@ -225,10 +234,10 @@ func restoreDetail(p *output.Printer, doc backupRestoreDoc, now time.Time) outpu
 	return d
 }
 
-// checkServerStopped refuses a data directory whose admin socket answers:
-// restoring under a running server would pull its data from under it.
-func checkServerStopped(dataDir string) error {
-	sock := filepath.Join(dataDir, "admin.sock")
+// checkServerStopped refuses a data directory whose server's admin socket
+// sock answers: restoring under a running server would pull its data from
+// under it.
+func checkServerStopped(dataDir, sock string) error {
 	conn, err := net.DialTimeout("unix", sock, socketProbeTimeout)
 	if err != nil {
 		return nil

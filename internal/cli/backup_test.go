@@ -494,6 +494,17 @@ func TestBackupRestoreRefusesRunningServer(t *testing.T) {
 	if fileExists(filepath.Join(sockDir, open.SQLiteFile)) {
 		t.Error("a database was created under a running server")
 	}
+
+	// A server whose socket lives outside its data directory (as under the
+	// service unit) is found through --admin-socket.
+	elsewhere := filepath.Join(t.TempDir(), "data")
+	r = w.mwctl("backup", "restore", path, "--data-dir", elsewhere, "--admin-socket", filepath.Join(sockDir, "admin.sock"), "--identity", w.idFile)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "is running") {
+		t.Errorf("--admin-socket of a running server: exit %d: %s", r.code, r.stderr)
+	}
+	if fileExists(filepath.Join(elsewhere, open.SQLiteFile)) {
+		t.Error("a database was created under a running server found by --admin-socket")
+	}
 }
 
 func TestBackupDirectAndPostgres(t *testing.T) {
