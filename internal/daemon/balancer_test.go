@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -38,25 +37,9 @@ func TestServeBehindBalancer(t *testing.T) {
 	}
 	httpAddr := freeAddr(t)
 	var stderr testenv.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"serve", "--data-dir", data, "--tiles", tilesDir, "--addr", freeAddr(t),
-			"--http-addr", httpAddr, "--admin-socket", filepath.Join(dir, "admin.sock"), "--public-tileset", "world",
-			"--trusted-proxy", "127.0.0.1/32", "--public-url", "https://tiles.example.com"},
-			Streams{Out: &stderr, Err: &stderr})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d\n%s", code, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	startServe(t, &stderr, true, "--data-dir", data, "--tiles", tilesDir, "--addr", freeAddr(t),
+		"--http-addr", httpAddr, "--admin-socket", filepath.Join(dir, "admin.sock"), "--public-tileset", "world",
+		"--trusted-proxy", "127.0.0.1/32", "--public-url", "https://tiles.example.com")
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(path string, header map[string]string) (*http.Response, error) {

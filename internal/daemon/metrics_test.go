@@ -250,39 +250,14 @@ func TestServeMetricsMove(t *testing.T) {
 	writeLeafyArchive(t, filepath.Join(tilesDir, "leafy.pmtiles"))
 	httpAddr, sock := freeAddr(t), filepath.Join(dir, "admin.sock")
 	logs := &testenv.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"serve", "--data-dir", data, "--tiles", tilesDir, "--addr", freeAddr(t),
-			"--http-addr", httpAddr, "--admin-socket", sock}, Streams{Out: logs, Err: logs})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d\n%s", code, logs.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	done := startServe(t, logs, true, "--data-dir", data, "--tiles", tilesDir, "--addr", freeAddr(t),
+		"--http-addr", httpAddr, "--admin-socket", sock)
 	admin, err := client.New(client.Options{Server: "unix://" + sock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for admin.Ready(ctx) != nil {
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d:\n%s", code, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, admin, done, logs)
+	ctx := context.Background()
 	scrape := func() map[string]*dto.MetricFamily {
 		t.Helper()
 		b, err := admin.Metrics(ctx)

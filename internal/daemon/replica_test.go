@@ -81,39 +81,15 @@ func startReplica(t *testing.T, name, dbURL string, from *replica, cacheTTL stri
 	}
 	httpAddr := freeAddr(t)
 	sock := filepath.Join(dir, "admin.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"serve", "--config", cfgPath, "--data-dir", r.data, "--tiles", tiles,
-			"--database-url", dbURL, "--addr", freeAddr(t), "--http-addr", httpAddr, "--admin-socket", sock},
-			Streams{Out: r.logs, Err: r.logs})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Errorf("replica %s did not stop", name)
-		}
-	})
+	done := startServe(t, r.logs, false, "--config", cfgPath, "--data-dir", r.data, "--tiles", tiles,
+		"--database-url", dbURL, "--addr", freeAddr(t), "--http-addr", httpAddr, "--admin-socket", sock)
 	c, err := client.New(client.Options{Server: "unix://" + sock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.admin = c
 	r.base = "http://" + httpAddr
-	deadline := time.Now().Add(30 * time.Second)
-	for c.Ready(context.Background()) != nil {
-		select {
-		case code := <-done:
-			t.Fatalf("replica %s exited %d:\n%s", name, code, r.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica %s not ready:\n%s", name, r.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, c, done, r.logs)
 	return r
 }
 

@@ -89,9 +89,13 @@ func runServe(ctx context.Context, s Streams, cfg config.Config, ready func(cont
 	if err != nil {
 		return err
 	}
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		return fmt.Errorf("%w: parse TLS certificate: %w", errUsage, err)
+	// Both the local CA and tls.LoadX509KeyPair fill in Leaf; parse only
+	// when a GODEBUG setting turned that off.
+	leaf := cert.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("%w: parse TLS certificate: %w", errUsage, err)
+		}
 	}
 	reg.MustRegister(metrics.ServingCollectors(func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

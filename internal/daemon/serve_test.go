@@ -14,6 +14,7 @@ import (
 
 	"github.com/mapwright/mapwright/internal/demo"
 	"github.com/mapwright/mapwright/internal/testutil/testenv"
+	"github.com/mapwright/mapwright/pkg/client"
 )
 
 func freeAddr(t *testing.T) string {
@@ -26,6 +27,49 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startServe runs "mapwrightd serve" with args in-process, its output in
+// logs, until the test ends; then it stops the daemon and, with checkExit,
+// fails the test unless it exited 0. The channel yields the exit code of a
+// daemon that stopped by itself.
+func startServe(t *testing.T, logs *testenv.Buffer, checkExit bool, args ...string) <-chan int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, append([]string{"serve"}, args...), Streams{Out: logs, Err: logs})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if checkExit && code != 0 {
+				t.Errorf("serve exited %d\n%s", code, logs.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	return done
+}
+
+// waitReady waits until the admin API of the daemon started by startServe
+// says ready, failing the test if the daemon exits or takes too long.
+func waitReady(t *testing.T, admin *client.Client, done <-chan int, logs *testenv.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for admin.Ready(context.Background()) != nil {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s", code, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestSIGHUPReloadsTilesets runs serve in-process, adds a tileset and
 // sends the process SIGHUP: the new tileset is served without a restart.
 func TestSIGHUPReloadsTilesets(t *testing.T) {
@@ -36,24 +80,8 @@ func TestSIGHUPReloadsTilesets(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	var stderr testenv.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"serve", "--data-dir", data, "--tiles", tilesDir, "--addr", addr,
-			"--admin-socket", filepath.Join(dir, "admin.sock"), "--public-tileset", "world"},
-			Streams{Out: &stderr, Err: &stderr})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d\n%s", code, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	startServe(t, &stderr, true, "--data-dir", data, "--tiles", tilesDir, "--addr", addr,
+		"--admin-socket", filepath.Join(dir, "admin.sock"), "--public-tileset", "world")
 
 	caPath := filepath.Join(data, "tls", "ca.pem")
 	var client *http.Client
